@@ -1,0 +1,71 @@
+"""Command-line options generated from config dataclasses, so a field is declared once and appears everywhere.
+
+`dataclass_options(DataConfig)` adds one typer option per field (`stroke_width` -> `--stroke-width`), with the
+field's default and its `# comment` as help (choices of `Literal` fields are listed). The decorated command receives
+the built, validated dataclass as the keyword argument `name`. Typer has no such feature, hence this small shim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import typing
+from typing import Literal
+
+import typer
+
+from glyphgen.config import field_docs, from_dict
+
+
+def _option_type(hint):
+    """Typer-friendly annotation for a dataclass field type (Literal -> str, lists stay lists)."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return str, typing.get_args(hint)
+    if origin in (list, typing.List):  # noqa: UP006
+        return list[typing.get_args(hint)[0]], None
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _option_type(args[0])
+    return hint, None
+
+
+def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = ()):
+    """Decorator: expose every field of dataclass `cls` as an option; pass the built config as kwarg `name`."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.name not in exclude]
+
+    def decorate(func):
+        sig = inspect.signature(func)
+        params = [p for p in sig.parameters.values() if p.name != name]
+        for f in fields:
+            annotation, choices = _option_type(hints[f.name])
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            help_text = docs.get(f.name, "")
+            if choices:
+                help_text += f" (one of: {', '.join(map(str, choices))})"
+            opt_name = "--" + f.name.replace("_", "-")
+            decls = [f"{opt_name}/--no-{opt_name[2:]}"] if annotation is bool else [opt_name]
+            metavar = f.name.rstrip("s").upper() if annotation is not bool else None
+            option = typer.Option(default, *decls, help=help_text, rich_help_panel=panel, show_default=True, metavar=metavar)
+            params.append(inspect.Parameter(f"_{name}__{f.name}", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            values = {f.name: kwargs.pop(f"_{name}__{f.name}") for f in fields}
+            values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+            kwargs[name] = from_dict(cls, values)
+            return func(*args, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=_ordered(params))
+        return wrapper
+
+    return decorate
+
+
+def _ordered(params):
+    # Positional parameters first, then keyword-only, as inspect.Signature requires.
+    order = {inspect.Parameter.POSITIONAL_ONLY: 0, inspect.Parameter.POSITIONAL_OR_KEYWORD: 1, inspect.Parameter.VAR_POSITIONAL: 2, inspect.Parameter.KEYWORD_ONLY: 3, inspect.Parameter.VAR_KEYWORD: 4}
+    return sorted(params, key=lambda p: order[p.kind])

@@ -1,0 +1,100 @@
+"""`GlyphSet`: the one in-memory form of every glyph dataset.
+
+Convention (the same for every source):
+    images  (N, C, H, W) uint8, ink HIGH: 0 = blank paper, 255 = full ink. C is 1 for glyphs, 3 for RGB sets.
+    labels  (N,) int64, index into `classes` (the character, or a class name for non-glyph sets)
+    styles  (N,) int64, index into `style_names` (font or writer), or None where a source has no style
+
+Models read images as float in [0, 1] (`to_float`) and map them to their own range ([-1, 1] for diffusion and GANs,
+[0, 1] for the VAEs and the dream model). On disk a GlyphSet is an .npz of plain arrays, loaded with
+allow_pickle=False, so a cache file can never run code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from glyphgen.errors import GlyphgenError
+
+
+@dataclass
+class GlyphSet:
+    images: np.ndarray  # (N, C, H, W) uint8, ink high
+    labels: np.ndarray  # (N,) int64 into classes
+    classes: list[str]  # label -> character or class name
+    styles: np.ndarray | None = None  # (N,) int64 into style_names
+    style_names: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)  # provenance: source, skipped glyphs, counts per style
+
+    def __post_init__(self):
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise ValueError(f"images must be (N, C, H, W) uint8, got {self.images.shape} {self.images.dtype}")
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        if self.styles is not None:
+            self.styles = np.asarray(self.styles, dtype=np.int64)
+            if len(self.styles) != len(self.images):
+                raise ValueError(f"{len(self.images)} images but {len(self.styles)} styles")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.images.shape[1:])
+
+    def subset(self, index) -> GlyphSet:
+        """The glyphs at `index` (a slice, mask or index array); classes and styles keep their numbering."""
+        return GlyphSet(
+            self.images[index],
+            self.labels[index],
+            list(self.classes),
+            None if self.styles is None else self.styles[index],
+            list(self.style_names),
+            dict(self.info),
+        )
+
+    def to_float(self):
+        """Images as a float32 torch tensor (N, C, H, W) in [0, 1], ink high."""
+        import torch
+
+        return torch.from_numpy(self.images).float().div_(255.0)
+
+    def save(self, path: str | Path) -> None:
+        """Write an .npz of plain arrays (no pickles); written to a temporary name then renamed, so a reader
+        never sees half a file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        arrays = dict(
+            images=self.images,
+            labels=self.labels,
+            classes=np.array(self.classes, dtype=np.str_),
+            style_names=np.array(self.style_names, dtype=np.str_),
+            info=np.array(json.dumps(self.info, ensure_ascii=False)),
+        )
+        if self.styles is not None:
+            arrays["styles"] = self.styles
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GlyphSet:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(
+                    images=z["images"],
+                    labels=z["labels"],
+                    classes=[str(c) for c in z["classes"]],
+                    styles=z["styles"] if "styles" in z.files else None,
+                    style_names=[str(s) for s in z["style_names"]],
+                    info=json.loads(str(z["info"])),
+                )
+        except (OSError, ValueError, KeyError) as e:
+            raise GlyphgenError(f"cannot read glyph set {path}: {e}; delete it to re-render") from e

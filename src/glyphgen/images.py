@@ -1,0 +1,70 @@
+"""Turning glyph arrays into pictures people look at: single PNGs and grids.
+
+Glyph arrays are ink high (the data convention); pictures are drawn the way people read glyphs, dark ink on light
+paper, unless `invert=False`. RGB images (C = 3) are shown as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images) -> np.ndarray:
+    """(N, C, H, W) torch/numpy float in [0, 1] or uint8 -> numpy uint8 (N, C, H, W)."""
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if images.ndim == 3:
+        images = images[:, None]
+    return images
+
+
+def to_pil(image: np.ndarray, invert: bool = True) -> Image.Image:
+    """One (C, H, W) uint8 image -> PIL image (dark ink on white for 1-channel glyphs when invert)."""
+    if image.shape[0] == 1:
+        a = image[0]
+        return Image.fromarray(255 - a if invert else a, mode="L")
+    return Image.fromarray(np.ascontiguousarray(image.transpose(1, 2, 0)), mode="RGB")
+
+
+def grid(images, nrow: int | None = None, pad: int = 2, invert: bool = True, scale: int = 1) -> Image.Image:
+    """Tile (N, C, H, W) images into one picture, `nrow` per row (default: square-ish), `pad` px of paper between."""
+    images = to_uint8(images)
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / nrow))
+    paper = 0 if c == 1 else 255  # 1-channel: ink-high 0 is paper (white once inverted); RGB: white padding
+    canvas = np.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), paper, dtype=np.uint8)
+    for k in range(n):
+        r, col = divmod(k, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        canvas[:, y : y + h, x : x + w] = images[k]
+    picture = to_pil(canvas, invert=invert)
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return picture
+
+
+def save_grid(images, path: str | Path, **options) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid(images, **options).save(path)
+    return path
+
+
+def save_each(images, folder: str | Path, prefix: str = "", invert: bool = True) -> list[Path]:
+    """Write every image as its own PNG (`{prefix}{k:05d}.png`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, image in enumerate(to_uint8(images)):
+        p = folder / f"{prefix}{k:05d}.png"
+        to_pil(image, invert=invert).save(p)
+        paths.append(p)
+    return paths

@@ -1,0 +1,120 @@
+"""Dataset building and the render cache, on real KanjiVG data and a real installed CJK font."""
+
+import numpy as np
+import pytest
+import torch
+
+from glyphgen.config import DataConfig
+from glyphgen.data import dataset
+from glyphgen.data.augment import AugmentConfig, augment
+from glyphgen.data.glyphset import GlyphSet
+from glyphgen.errors import GlyphgenError
+
+
+def _cjk_font():
+    from glyphgen.data.fonts import discover_fonts
+
+    fonts = discover_fonts("zh")
+    if not fonts:
+        pytest.skip("no CJK font installed (scripts/setup.sh installs fonts-noto-cjk)")
+    return fonts[0].spec
+
+
+def test_kanjivg_set_convention_and_labels():
+    g = dataset.build(DataConfig(source="kanjivg", charset="永字八法", size=32))
+    assert g.images.shape == (4, 1, 32, 32) and g.images.dtype == np.uint8
+    assert g.classes == list("永字八法") and list(g.labels) == [0, 1, 2, 3]
+    # ink high: the border is paper (0), and every glyph has ink
+    assert g.images[..., 0, :].max() == 0 and (g.images.reshape(4, -1).max(1) > 128).all()
+
+
+def test_kanjivg_skips_characters_without_strokes():
+    g = dataset.build(DataConfig(source="kanjivg", charset="永☃\ue000", size=16))  # no KanjiVG file for the last two
+    assert g.classes == ["永"] and g.info["not_in_kanjivg"] == 2
+
+
+def test_augmented_copies_are_styles_of_the_same_characters():
+    g = dataset.build(DataConfig(source="kanjivg", charset="永字", size=32, augment_copies=2))
+    assert len(g) == 6 and g.style_names[0] == "kanjivg" and len(g.style_names) == 3
+    assert sorted(g.labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    clean, jittered = g.images[(g.styles == 0) & (g.labels == 0)], g.images[(g.styles == 1) & (g.labels == 0)]
+    assert not np.array_equal(clean, jittered)
+
+
+def test_font_set_has_a_style_per_font_and_never_a_missing_glyph():
+    spec = _cjk_font()
+    path = f"{spec.path}#{spec.index}"
+    # U+E000 (private use) and U+10000 (Linear B) are absent from CJK fonts: they must be skipped, not drawn as tofu.
+    cfg = DataConfig(source="font", fonts=[path], charset="永字\ue000八\U00010000法", size=32)
+    g = dataset.build(cfg)
+    assert g.classes == list("永字八法") and len(g) == 4
+    assert g.style_names == [spec.name]
+    counts = g.info["fonts"][spec.name]
+    assert counts["rendered"] == 4 and counts["missing"] + counts["empty"] == 2
+
+
+def test_font_without_any_requested_glyph_is_an_error():
+    with pytest.raises(GlyphgenError):
+        dataset.build(DataConfig(source="font", fonts=["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"], charset="永字"))
+
+
+def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLYPHGEN_CACHE", str(tmp_path))
+    cfg = DataConfig(source="kanjivg", charset="永字", size=16)
+    first = dataset.load(cfg)
+    assert not first.info["cache"]["hit"] and len(list(tmp_path.glob("*.npz"))) == 1
+    second = dataset.load(cfg)
+    assert second.info["cache"]["hit"]
+    np.testing.assert_array_equal(first.images, second.images)
+    # any option that changes the pixels changes the key
+    for changed in (DataConfig(source="kanjivg", charset="永字", size=16, stroke_width=5.0),
+                    DataConfig(source="kanjivg", charset="永字", size=24)):
+        assert dataset.cache_key(changed) != dataset.cache_key(cfg)
+        assert not dataset.load(changed).info["cache"]["hit"]
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_cache_key_follows_the_input_file(tmp_path):
+    f = tmp_path / "chars.txt"
+    f.write_text("永", encoding="utf-8")
+    cfg = DataConfig(source="kanjivg", charset=f"@{f}", size=16)
+    key = dataset.cache_key(cfg)
+    f.write_text("字", encoding="utf-8")
+    assert dataset.cache_key(cfg) != key
+    assert dataset.load(cfg).classes == ["字"]
+
+
+def test_corrupt_cache_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"not an npz")
+    with pytest.raises(GlyphgenError, match="delete it"):
+        GlyphSet.load(bad)
+
+
+def test_digits_source_is_real_handwriting():
+    g = dataset.build(DataConfig(source="digits", size=28))
+    assert g.images.shape == (1797, 1, 28, 28) and len(g.classes) == 10
+
+
+def test_bad_config_values():
+    with pytest.raises(GlyphgenError, match="one of"):
+        DataConfig(source="svg")
+    with pytest.raises(GlyphgenError, match="size"):
+        DataConfig(size=4)
+
+
+def test_augment_is_small_seeded_and_keeps_paper_blank():
+    g = dataset.build(DataConfig(source="kanjivg", charset="永字八法", size=32))
+    x = g.to_float()
+    cfg = AugmentConfig(rotate=5, translate=0.05, scale=0.08)
+    a = augment(x, cfg, torch.Generator().manual_seed(0))
+    b = augment(x, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert a.min() >= 0 and a.max() <= 1
+    assert abs(a.mean().item() - x.mean().item()) < 0.2 * x.mean().item()  # ink roughly preserved
+    assert augment(x, AugmentConfig()) is x
+    # a flip mirrors: flipping every image equals torch.flip
+    flipped = augment(x, AugmentConfig(hflip=True), torch.Generator().manual_seed(1))
+    mirrored = [i for i in range(4) if torch.allclose(flipped[i], x[i].flip(-1), atol=1e-5)]
+    kept = [i for i in range(4) if torch.allclose(flipped[i], x[i], atol=1e-5)]
+    assert len(mirrored) + len(kept) == 4

@@ -1,0 +1,91 @@
+"""The `glyphgen` command through typer's runner, plus one real subprocess for exit codes and stderr."""
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from glyphgen.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+
+
+def test_help_explains_every_data_option():
+    result = run("data", "preview", "-h")
+    assert result.exit_code == 0
+    for option in ("--source", "--charset", "--stroke-width", "--placement", "--augment-copies", "--out", "--n"):
+        assert option in result.output
+    assert "kanjivg, font, digits" in result.output  # Literal choices are listed
+
+
+def test_preview_writes_a_grid(tmp_path):
+    out = tmp_path / "grid.png"
+    result = run("data", "preview", "--charset", "永字八法", "--size", "32", "--n", "4", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    picture = Image.open(out)
+    assert picture.size == (2 * 34 + 2, 2 * 34 + 2)  # 2x2 tiles of 32 px with 2 px padding
+    assert "4 of 4 glyphs" in result.output
+
+
+def test_build_reports_and_caches(tmp_path):
+    args = ("data", "build", "--charset", "永字", "--size", "16")
+    first = run(*args)
+    assert first.exit_code == 0 and "built in" in first.output and "2 glyphs of 2 characters" in first.output
+    second = run(*args)
+    assert "cache hit" in second.output
+
+
+def test_charsets_and_fonts_lists():
+    result = run("data", "charsets")
+    assert result.exit_code == 0 and "gb2312-1" in result.output and "3,755" in result.output
+    fonts = run("data", "fonts")
+    if fonts.exit_code == 2:
+        pytest.skip("no CJK font installed")
+    assert fonts.exit_code == 0 and "CJK" in fonts.output
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--source", "font", "--fonts", "/nonexistent/font.otf"), "/nonexistent/font.otf"),
+        (("--source", "font", "--fonts", "@corrupt"), "corrupt.ttf"),
+        (("--source", "font", "--fonts", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "--charset", "永字"), "DejaVuSans"),
+        (("--charset", "gb2312"), "unknown character set"),
+        (("--source", "mnist", "--path", "@badidx"), "IDX"),
+        (("--source", "folder", "--path", "@emptydir"), "emptydir"),
+        (("--source", "svg",), "one of"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
+    corrupt = tmp_path / "corrupt.ttf"
+    corrupt.write_bytes(b"\x00\x01\x00\x00garbage" * 10)
+    badidx = tmp_path / "train-images-idx3-ubyte"
+    badidx.write_bytes(b"\x00\x00\x09\x99" + b"\x00" * 20)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x00")
+    (tmp_path / "emptydir").mkdir()
+    subst = {"@corrupt": str(corrupt), "@badidx": str(badidx), "@emptydir": str(tmp_path / "emptydir")}
+    args = [subst.get(a, a) for a in args]
+    result = runner.invoke(app, ["data", "preview", "--out", str(tmp_path / "x.png"), *args])
+    assert result.exit_code == 2, result.output
+    message = result.output.strip()
+    assert message.startswith("error:") or "Invalid value" in message or "one of" in message
+    assert needle in message
+    if message.startswith("error:"):
+        assert len(message.splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_real_process_prints_one_line_without_traceback(tmp_path):
+    cmd = [sys.executable, "-m", "glyphgen.cli", "data", "preview", "--charset", "nosuchset", "--out", str(tmp_path / "x.png")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown character set 'nosuchset'")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    debug = subprocess.run([*cmd[:3], "--debug", *cmd[3:]], capture_output=True, text=True, timeout=120)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
