@@ -11,25 +11,24 @@ import sys
 import time
 from pathlib import Path
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from glyphgen.cli_options import dataclass_options
-from glyphgen.config import DataConfig
+from glyphgen.config import DataConfig, TrainConfig
 from glyphgen.errors import GlyphgenError
 
 
 class _Group(TyperGroup):
     """Prints GlyphgenError as one line (exit 2) unless debugging."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except GlyphgenError as e:
             if _debug():
                 raise
-            click.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {e}", err=True)
             ctx.exit(2)
 
 
@@ -127,6 +126,101 @@ def data_build(data: DataConfig, cache: bool = typer.Option(True, help="Read and
         typer.echo(f"  {glyphs.info['not_in_kanjivg']:,d} requested characters have no KanjiVG strokes (skipped)")
     if glyphs.info["cache"]["path"]:
         typer.echo(f"  cache: {glyphs.info['cache']['path']}")
+
+
+class _TrainCommand(TyperCommand):
+    """`glyphgen train -h` lists every family's options (computed only when help is shown)."""
+
+    @property
+    def epilog(self):
+        from glyphgen.runs import family_help
+
+        return "Model options (after the others, e.g. --prediction v):\n\n" + family_help()
+
+    @epilog.setter
+    def epilog(self, value):
+        pass
+
+
+@app.command(
+    "train",
+    cls=_TrainCommand,
+    context_settings={**CONTEXT, "allow_extra_args": True, "ignore_unknown_options": True},
+)
+@dataclass_options(TrainConfig, "train", panel="Training", given_only=True)
+@dataclass_options(DataConfig, "data", panel="Data", given_only=True)
+def train_cmd(
+    ctx: typer.Context,
+    data: dict,
+    train: dict,
+    model: str = typer.Option(None, "--model", "-m", help="Model family: dream, ddpm, vae, cvae, gan."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML file with model/data/train/<family> sections."),
+    resume: str = typer.Option(None, help="Continue a run: its folder, or 'latest' (newest under --out)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved configuration and exit."),
+):
+    """Train a model family on a glyph dataset. Model options go after the others: --prediction v --lr 2e-4."""
+    from glyphgen import runs
+
+    if resume:
+        run_dir = runs.find_resume(resume, train.get("out", "runs"))
+        cfg = runs.resolve(None, str(run_dir / "config.yaml"), data, train, ctx.args)
+    else:
+        cfg = runs.resolve(model, str(config) if config else None, data, train, ctx.args)
+    if dry_run:
+        from glyphgen.config import dump_yaml
+
+        typer.echo(dump_yaml(cfg.to_dict()), nl=False)
+        return
+    run_dir = run_dir if resume else runs.make_run_dir(cfg)
+    t0 = time.perf_counter()
+    module = runs.train(cfg, run_dir, resume=bool(resume))
+    typer.echo(f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s; run folder: {run_dir}")
+    typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png")
+
+
+@app.command("sample")
+def sample_cmd(
+    model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
+    n: int = typer.Option(16, "--n", help="Number of images (ignored with --chars: one per character)."),
+    seed: int = typer.Option(0, help="Image k uses seed + k, whatever the batch size."),
+    chars: str = typer.Option(None, help="Characters to write (conditional models), e.g. 永字八法."),
+    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
+    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
+    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+    out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="Grid PNG; single images go to <out stem>/."),
+    scale: int = typer.Option(2, help="Enlarge the grid by this integer factor."),
+):
+    """Sample images from a trained or exported model into a grid and one PNG per image."""
+    from glyphgen.generate import sample
+    from glyphgen.images import save_each, save_grid
+
+    images, meta = sample(model, n=n, seed=seed, chars=chars, sampler=sampler, steps=steps, guidance=guidance)
+    save_grid(images, out, scale=scale)
+    folder = out.with_suffix("")
+    save_each(images, folder)
+    typer.echo(f"wrote {out} and {len(images)} images in {folder}/ ({meta['family']} model)")
+
+
+@app.command("export")
+def export_cmd(
+    run: Path = typer.Argument(..., help="A run folder (its EMA weights are exported)."),
+    folder: Path = typer.Argument(..., help="Destination folder for model.safetensors + config.json."),
+):
+    """Export a run's EMA weights as safetensors + config.json (loading never unpickles)."""
+    import shutil
+
+    from glyphgen.checkpoint import CONFIG, WEIGHTS, load
+    from glyphgen.generate import resolve_model
+
+    source = resolve_model(run)
+    load(source)  # refuse to copy something that does not load
+    if folder.resolve() == source.resolve():
+        raise GlyphgenError(f"{folder} is the model itself; pick another destination")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS, CONFIG):
+        shutil.copyfile(source / name, folder / (name + ".tmp"))
+        (folder / (name + ".tmp")).replace(folder / name)
+    typer.echo(f"exported {source} -> {folder}")
 
 
 def main() -> None:

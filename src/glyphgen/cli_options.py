@@ -31,15 +31,19 @@ def _option_type(hint):
     return hint, None
 
 
-def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = ()):
-    """Decorator: expose every field of dataclass `cls` as an option; pass the built config as kwarg `name`."""
+def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = (), given_only: bool = False):
+    """Decorator: expose every field of dataclass `cls` as an option; pass the built config as kwarg `name`.
+
+    given_only: pass a dict of only the options the user typed instead (to layer them over a YAML file)."""
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     fields = [f for f in dataclasses.fields(cls) if f.name not in exclude]
 
     def decorate(func):
         sig = inspect.signature(func)
-        params = [p for p in sig.parameters.values() if p.name != name]
+        # Resolve string annotations (from __future__ import annotations) so typer sees real types, e.g. Context.
+        resolved = typing.get_type_hints(func) if not hasattr(func, "__signature__") else {}
+        params = [p.replace(annotation=resolved.get(p.name, p.annotation)) for p in sig.parameters.values() if p.name != name]
         for f in fields:
             annotation, choices = _option_type(hints[f.name])
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -56,7 +60,15 @@ def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[s
         def wrapper(*args, **kwargs):
             values = {f.name: kwargs.pop(f"_{name}__{f.name}") for f in fields}
             values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-            kwargs[name] = from_dict(cls, values)
+            if given_only:
+                # The command must take a `ctx: typer.Context` parameter; the context knows where each value came from.
+                ctx = next(v for v in (*args, *kwargs.values()) if hasattr(v, "get_parameter_source"))
+                typed = ("COMMANDLINE", "ENVIRONMENT")
+                kwargs[name] = {
+                    k: v for k, v in values.items() if getattr(ctx.get_parameter_source(f"_{name}__{k}"), "name", "") in typed
+                }
+            else:
+                kwargs[name] = from_dict(cls, values)
             return func(*args, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=_ordered(params))

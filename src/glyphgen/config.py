@@ -131,3 +131,40 @@ def field_docs(cls) -> dict[str, str]:
         for m in re.finditer(r"^\s+(\w+)\s*:[^=\n]+=.*?#\s*(.+)$", source, re.M):
             docs[m.group(1)] = m.group(2).strip()
     return docs
+
+
+Family = Literal["dream", "ddpm", "vae", "cvae", "gan"]
+
+
+@dataclass
+class TrainConfig:
+    """How to train: steps, batches, EMA, checkpoints, logging, devices. Model options live in each family's config."""
+
+    steps: int = 2000  # optimiser steps to train for (a resumed run continues up to this count)
+    batch_size: int = 32  # images per step (per device)
+    conditional: bool = False  # feed character labels to families that can use them (ddpm, gan); cvae always does
+    ema_decay: float = 0.999  # decay of the exponential moving average of the weights used for sampling
+    checkpoint_every: int = 500  # write checkpoints/last.ckpt and the EMA export every N steps (and on Ctrl-C / SIGTERM)
+    sample_every: int = 500  # write a sample grid every N steps (0 = only at the end)
+    n_samples: int = 16  # images per sample grid
+    log_every: int = 25  # append to metrics.jsonl every N steps
+    seed: int = 0  # seeds weights, batches and noise; a resumed run restores the RNG state instead
+    augment_rotate: float = 0.0  # random rotation, max degrees
+    augment_translate: float = 0.0  # random shift, max fraction of the image side
+    augment_scale: float = 0.0  # random zoom, max relative change
+    hflip: bool = False  # mirror half the batch; off by default because a mirrored character is not a character
+    channels_last: bool = True  # NHWC memory format: ~2x faster 3x3 convolutions on CPU
+    devices: str = "1"  # Lightning devices: a count, "auto", or a list like "0,1"
+    num_nodes: int = 1  # machines for multi-node training
+    strategy: str = "auto"  # Lightning strategy: auto, ddp, ddp_spawn, ...
+    accelerator: str = "auto"  # cpu, gpu, auto
+    precision: str = "32-true"  # Lightning precision; bf16 is ~4x slower than fp32 on CPUs, so it is not the default
+    out: str = "runs"  # parent folder of run folders
+    name: str = ""  # run folder name ("" = <model>-<date>-<time>)
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "n_samples", "log_every"):
+            if getattr(self, name) < 1:
+                raise GlyphgenError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise GlyphgenError(f"ema_decay must be in [0, 1), got {self.ema_decay}")

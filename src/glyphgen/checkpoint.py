@@ -1,0 +1,88 @@
+"""Exported models: `model.safetensors` (weights) + `config.json` (everything needed to rebuild the network).
+
+Loading never unpickles: safetensors holds only tensors, config.json only JSON. `config.json` carries a format
+version, the family, the family's config, the image shape, the classes (characters) of conditional models, and
+provenance (data and training configs, step). A checkpoint of another family, another shape, or a truncated file is
+a one-line `GlyphgenError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from glyphgen.config import from_dict
+from glyphgen.errors import GlyphgenError
+from glyphgen.methods import get_family
+from glyphgen.methods.base import Method
+
+FORMAT_VERSION = 1
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def export(method: Method, folder: str | Path, classes: list[str] | None = None, extra: dict | None = None) -> Path:
+    """Write `method`'s weights and config into `folder` (each file written to a temporary name, then renamed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in method.state_dict().items()}
+    config = {
+        "format_version": FORMAT_VERSION,
+        "family": method.family,
+        "config": asdict(method.config),
+        "image_shape": list(method.image_shape),
+        "num_classes": method.num_classes,
+        "classes": list(classes or []),
+        **(extra or {}),
+    }
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION), "family": method.family})
+    os.replace(tmp, folder / WEIGHTS)
+    tmp = folder / (CONFIG + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, folder / CONFIG)
+    return folder
+
+
+def read_config(folder: str | Path) -> dict:
+    folder = Path(folder)
+    path = folder / CONFIG
+    if not path.is_file():
+        raise GlyphgenError(f"{folder} is not an exported model (no {CONFIG}); pass a run folder's model/ or an export")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GlyphgenError(f"{path} is not valid JSON ({e.msg if hasattr(e, 'msg') else e}); re-export the model") from e
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise GlyphgenError(f"{path} has format version {version}; this glyphgen reads version {FORMAT_VERSION}")
+    return config
+
+
+def load(folder: str | Path, expect_family: str | None = None) -> tuple[Method, dict]:
+    """Rebuild the exported method from `folder` (weights loaded, eval mode) and return it with its config.json."""
+    folder = Path(folder)
+    meta = read_config(folder)
+    family = meta.get("family")
+    if expect_family and family != expect_family:
+        raise GlyphgenError(f"{folder} holds a {family} model, not {expect_family}")
+    cls = get_family(family)
+    method = cls(from_dict(cls.config_class, meta["config"]), tuple(meta["image_shape"]), meta.get("num_classes", 0))
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise GlyphgenError(f"{folder} has no {WEIGHTS}; re-export the model")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GlyphgenError(f"{weights} is corrupt or truncated ({e}); re-export the model") from e
+    try:
+        method.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise GlyphgenError(f"{weights} does not fit the {family} network its config describes ({first})") from e
+    return method.eval(), meta
+

@@ -1,0 +1,67 @@
+"""Sampling from exported models: which model, which characters, how many, where the pictures go.
+
+`image k` depends only on (seed + k) and its label, so a grid of 16 and a grid of 64 with the same seed share their
+first 16 images. Requests are bounded (`MAX_IMAGES`, `MAX_STEPS`) so a typo cannot start hours of work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from glyphgen.checkpoint import load
+from glyphgen.data.charsets import describe
+from glyphgen.errors import GlyphgenError
+
+MAX_IMAGES = 1024
+MAX_STEPS = 1000
+SAMPLER_FAMILIES = ("ddpm",)  # families that take --sampler/--steps/--guidance
+
+
+def resolve_model(path: str | Path) -> Path:
+    """A run folder (uses its model/ export) or an export folder -> the export folder."""
+    path = Path(path)
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if not path.exists():
+        raise GlyphgenError(f"model not found: {path}; pass a run folder or an exported model folder")
+    return path
+
+
+def labels_for(chars: str, meta: dict) -> torch.Tensor:
+    """Characters -> class labels of a conditional model; characters outside its set are an error listing them."""
+    classes = meta.get("classes") or []
+    if not meta.get("num_classes"):
+        raise GlyphgenError("this model is unconditional; drop --chars (or train with --conditional)")
+    index = {c: i for i, c in enumerate(classes)}
+    chars = [c for c in chars if not c.isspace()]
+    unknown = [c for c in chars if c not in index]
+    if unknown:
+        shown = ", ".join(describe(c) for c in unknown[:5])
+        raise GlyphgenError(f"the model was not trained on {shown}{' …' if len(unknown) > 5 else ''}; it knows {len(classes)} characters")
+    return torch.tensor([index[c] for c in chars])
+
+
+def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **options) -> tuple[torch.Tensor, dict]:
+    """(n, C, H, W) samples in [0, 1] from an exported model, and its config.json."""
+    method, meta = load(resolve_model(model_path))
+    if chars:
+        labels = labels_for(chars, meta)
+        n = len(labels)
+    else:  # conditional models without --chars cycle through their classes
+        labels = torch.arange(n) % meta["num_classes"] if meta.get("num_classes") else None
+    if not 1 <= n <= MAX_IMAGES:
+        raise GlyphgenError(f"--n {n} is out of range; ask for 1 to {MAX_IMAGES} images")
+    steps = options.get("steps")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise GlyphgenError(f"--steps {steps} is out of range; use 1 to {MAX_STEPS}")
+    if method.family not in SAMPLER_FAMILIES:
+        given = [k for k in ("sampler", "steps", "guidance") if options.get(k) is not None]
+        if given:
+            raise GlyphgenError(f"--{given[0]} does not apply to {method.family} models (only to {', '.join(SAMPLER_FAMILIES)})")
+    options = {k: v for k, v in options.items() if v is not None}
+    seeds = [seed + k for k in range(n)]
+    with torch.no_grad():
+        images = method.sample(seeds, labels, **options)
+    return images, meta

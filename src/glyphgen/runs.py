@@ -1,0 +1,170 @@
+"""Training runs: resolve the configuration (defaults < YAML file < command line), make the run folder, train.
+
+A resolved run configuration has four parts, the same in YAML files, on the command line and in `config.yaml`
+inside each run folder:
+
+    model: ddpm                     # the family
+    data:  {source: kanjivg, size: 64, ...}           DataConfig
+    train: {steps: 2000, batch_size: 32, ...}         TrainConfig
+    ddpm:  {prediction: v, min_snr_gamma: 5.0, ...}   the family's own config (key = family name)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import typing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from glyphgen.config import DataConfig, TrainConfig, dump_yaml, from_dict, load_yaml
+from glyphgen.errors import GlyphgenError
+from glyphgen.methods import FAMILIES, get_family
+
+
+@dataclass
+class RunConfig:
+    model: str
+    data: DataConfig
+    train: TrainConfig
+    method: object  # the family's config dataclass
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "data": asdict(self.data), "train": asdict(self.train), self.model: asdict(self.method)}
+
+
+def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, method_args: list[str]) -> RunConfig:
+    """Merge defaults, the YAML file and command-line values (only those the user typed) into a RunConfig."""
+    base = load_yaml(yaml_path) if yaml_path else {}
+    model = model or base.get("model")
+    if not model:
+        raise GlyphgenError("no model family given; pass --model (one of " + ", ".join(FAMILIES) + ") or set model: in --config")
+    cls = get_family(model)
+    extra = set(base) - {"model", "data", "train", model}
+    if extra:
+        raise GlyphgenError(f"unknown section(s) {', '.join(sorted(extra))} in {yaml_path}; allowed: model, data, train, {model}")
+    data_cfg = from_dict(DataConfig, {**(base.get("data") or {}), **data})
+    train_cfg = from_dict(TrainConfig, {**(base.get("train") or {}), **train})
+    method_cfg = from_dict(cls.config_class, {**(base.get(model) or {}), **parse_method_args(cls.config_class, model, method_args)})
+    return RunConfig(model, data_cfg, train_cfg, method_cfg)
+
+
+def parse_method_args(config_class, family: str, args: list[str]) -> dict:
+    """`["--prediction", "v", "--min-snr-gamma", "5"]` -> {"prediction": "v", "min_snr_gamma": 5.0}, typed by the
+    family's config dataclass; an option of another family is an error naming the family's own options."""
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    hints = typing.get_type_hints(config_class)
+    values: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise GlyphgenError(f"unexpected argument {arg!r}; model options look like --name value")
+        name, _, value = arg[2:].partition("=")
+        key = name.replace("-", "_")
+        negated = key.startswith("no_") and key[3:] in fields and hints[key[3:]] is bool
+        if key not in fields and not negated:
+            known = ", ".join("--" + f.replace("_", "-") for f in fields)
+            raise GlyphgenError(f"option --{name} does not apply to the {family} family; its options are: {known}")
+        if negated:
+            values[key[3:]] = False
+            i += 1
+            continue
+        if hints[key] is bool and not value:
+            values[key] = True
+            i += 1
+            continue
+        if not value:
+            if i + 1 >= len(args):
+                raise GlyphgenError(f"option --{name} needs a value")
+            value = args[i + 1]
+            i += 1
+        values[key] = _convert(value, hints[key], name)
+        i += 1
+    return values
+
+
+def _convert(value: str, hint, name: str):
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if hint in (int, float, str):
+            return hint(value)
+        if origin in (tuple, list):
+            (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis} or {str}
+            return origin(item(v) for v in value.replace(",", " ").split())
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            for arg in typing.get_args(hint):
+                if arg is type(None):
+                    if value.lower() in ("none", "null", ""):
+                        return None
+                    continue
+                try:
+                    return _convert(value, arg, name)
+                except GlyphgenError:
+                    continue
+            raise ValueError(value)
+    except ValueError:
+        raise GlyphgenError(f"option --{name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from None
+    return value  # Literal and other string-like values; the dataclass checks choices
+
+
+def family_help() -> str:
+    """Every family's options with defaults and docs, for `glyphgen train -h`."""
+    from glyphgen.config import field_docs
+
+    lines = []
+    for family in FAMILIES:
+        cls = get_family(family).config_class
+        docs = field_docs(cls)
+        lines.append(f"{family} options:")
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"  --{f.name.replace('_', '-'):22s} {default!s:>12s}  {docs.get(f.name, '')}")
+    return "\n".join(lines)
+
+
+def make_run_dir(cfg: RunConfig) -> Path:
+    name = cfg.train.name or f"{cfg.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = Path(cfg.train.out) / name
+    if (run_dir / "checkpoints" / "last.ckpt").exists():
+        raise GlyphgenError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} or pick another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def find_resume(resume: str, out: str) -> Path:
+    """`--resume latest` (newest run under `out`) or a run folder -> that run's folder."""
+    if resume == "latest":
+        runs = sorted(Path(out).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise GlyphgenError(f"no run with a checkpoint under {out}/ to resume")
+        return runs[-1].parent.parent
+    run_dir = Path(resume)
+    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        raise GlyphgenError(f"{run_dir} holds no checkpoints/last.ckpt to resume from")
+    return run_dir
+
+
+def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
+    """Load the data, build the family's method and train it; returns the Lightning module."""
+    import torch
+
+    from glyphgen.data.dataset import load
+    from glyphgen.train import fit
+
+    (run_dir / "config.yaml").write_text(dump_yaml(cfg.to_dict()), encoding="utf-8")
+    glyphs = load(cfg.data, progress=True)
+    cls = get_family(cfg.model)
+    wants_labels = cfg.model == "cvae" or cfg.train.conditional
+    num_classes = len(glyphs.classes) if wants_labels else 0
+    torch.manual_seed(cfg.train.seed)
+    method = cls(cfg.method, glyphs.shape, num_classes)
+    meta = {"data": asdict(cfg.data), "train": asdict(cfg.train)}
+    return fit(method, glyphs, cfg.train, run_dir, resume=run_dir / "checkpoints" / "last.ckpt" if resume else None,
+               use_labels=wants_labels, meta=meta)

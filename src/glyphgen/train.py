@@ -1,0 +1,246 @@
+"""The one trainer: any `Method` on any `GlyphSet`, through Lightning. The only module that imports Lightning.
+
+Lightning brings devices, DDP, precision and atomic checkpoint files; the rest is kept small and explicit here:
+- The glyphs sit in memory as a uint8 tensor (moved to the device once); each step draws a random batch with the
+  module's own generator. The DataLoader only yields step numbers, so there is no per-step iterator rebuild and no
+  worker process, and resuming restores the batch order exactly (the generator state is in the checkpoint).
+- Manual optimisation: one Adam per parameter group of the method; each step, every group whose loss the method
+  returned is stepped. The loop never branches on the family.
+- EMA of the whole method (torch's AveragedModel) is what samples and exports use.
+- A run folder holds config.yaml, metrics.jsonl, samples/, checkpoints/last.ckpt and model/ (the EMA export).
+  Checkpoints are written every `checkpoint_every` steps and when Ctrl-C or SIGTERM arrives (after the step in flight).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from glyphgen.data.augment import AugmentConfig, augment
+from glyphgen.data.glyphset import GlyphSet
+from glyphgen.methods.base import Method
+
+
+class _Steps(torch.utils.data.IterableDataset):
+    """Yields step numbers forever; the batches themselves are drawn inside the module (see module docstring)."""
+
+    def __iter__(self):
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+
+class GlyphModule(L.LightningModule):
+    """Adapter: a `Method` + in-memory glyphs + EMA, trained with manual optimisation."""
+
+    def __init__(self, method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, use_labels: bool,
+                 meta: dict | None = None):
+        super().__init__()
+        self.automatic_optimization = False
+        self.method = method
+        self.cfg = train_cfg
+        self.run_dir = run_dir
+        self.use_labels = use_labels
+        self.classes = list(glyphs.classes)
+        self.meta = meta or {}  # provenance written into every export (data and training configs)
+        self.ema = AveragedModel(method, multi_avg_fn=get_ema_multi_avg_fn(train_cfg.ema_decay), use_buffers=True)
+        self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
+        self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
+        self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # optimiser steps done (checkpointed)
+        self.augment_cfg = AugmentConfig(
+            rotate=train_cfg.augment_rotate, translate=train_cfg.augment_translate, scale=train_cfg.augment_scale,
+            hflip=train_cfg.hflip,
+        )
+        self.batch_gen = torch.Generator()
+        self.batch_gen.manual_seed(train_cfg.seed)
+        self._restored_rng = None
+        self._stop_signal = None
+        self._t_last = None
+        self._metrics = None
+        self._bar = None
+
+    # ---- optimisation ----------------------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        groups = self.method.param_groups()
+        self.group_names = list(groups)
+        return [torch.optim.Adam(params, **self.method.optimizer_options(name)) for name, params in groups.items()]
+
+    def _batch(self):
+        index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_gen).to(self.images.device)
+        x = self.images[index].float().div_(255.0)  # (B, C, H, W) in [0, 1], ink high
+        x = augment(x, self.augment_cfg, self.batch_gen)
+        if self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, (self.labels[index] if self.use_labels else None)
+
+    def training_step(self, _step_number, *_):
+        step = int(self.step)
+        x, y = self._batch()
+        losses, logs = self.method.loss(x, y, step)
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        for name, opt in zip(self.group_names, optimizers):
+            if name not in losses:
+                continue
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(losses[name])
+            opt.step()
+        self.ema.update_parameters(self.method)
+        self.step += 1
+        logs = {k: float(v) for k, v in logs.items()}
+        logs.update({f"loss_{k}" if k != "model" else "loss": float(v.detach()) for k, v in losses.items()})
+        self._after_step(int(self.step), logs)
+
+    # ---- run folder side effects (rank 0 only) -------------------------------------------------------------
+
+    def on_train_start(self):
+        if self._restored_rng is not None:
+            _set_rng_state(self._restored_rng)
+        self._t_last = time.perf_counter()
+        self._previous_handlers = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread (e.g. some launchers): keep the default behaviour
+                pass
+        if self.trainer.is_global_zero:
+            self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
+            self._bar = tqdm(total=self.cfg.steps, initial=int(self.step), desc=f"train {self.method.family}",
+                             unit="step", dynamic_ncols=True)
+        if int(self.step) >= self.cfg.steps:
+            self.trainer.should_stop = True
+
+    def _on_signal(self, signum, frame):
+        self._stop_signal = signum
+
+    def _after_step(self, step: int, logs: dict):
+        done = step >= self.cfg.steps
+        stop = self._stop_signal is not None
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
+        if self.trainer.is_global_zero and (step % self.cfg.log_every == 0 or done):
+            now = time.perf_counter()
+            steps_since = step % self.cfg.log_every or self.cfg.log_every
+            record = {"step": step, **logs, "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2)}
+            self._t_last = now
+            if self._metrics:
+                self._metrics.write(json.dumps(record) + "\n")
+                self._metrics.flush()
+        if self.cfg.sample_every and step % self.cfg.sample_every == 0 and not done:
+            self.write_samples(step)
+        if step % self.cfg.checkpoint_every == 0 or done or stop:
+            self.save(step)
+        if done or stop:
+            self.trainer.should_stop = True
+
+    def save(self, step: int):
+        if self.run_dir is None:
+            return
+        # weights_only=False here means "the full training state" (optimisers, RNG), not unpickling.
+        self.trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+        if self.trainer.is_global_zero:
+            from glyphgen.checkpoint import export
+
+            export(self.ema.module, self.run_dir / "model", self.classes if self.method.num_classes else None,
+                   extra={**self.meta, "step": step, "run": self.run_dir.name})
+
+    def write_samples(self, step: int):
+        if self.run_dir is None or not self.trainer.is_global_zero:
+            return
+        from glyphgen.images import save_grid
+
+        seeds = list(range(self.cfg.n_samples))
+        labels = None
+        if self.use_labels or self.method.num_classes:
+            labels = torch.arange(self.cfg.n_samples) % max(1, self.method.num_classes)
+        model = self.ema.module
+        was_training = model.training
+        model.eval()
+        samples = model.sample(seeds, labels)
+        model.train(was_training)
+        save_grid(samples, self.run_dir / "samples" / f"step{step:07d}.png")
+
+    def on_train_end(self):
+        for sig, handler in getattr(self, "_previous_handlers", {}).items():
+            signal.signal(sig, handler)
+        if self._bar is not None:
+            self._bar.close()
+        if self._metrics:
+            self._metrics.close()
+        if self._stop_signal is None:
+            self.write_samples(int(self.step))
+
+    # ---- exact resume: RNG and batch-order state ride along in the checkpoint ------------------------------
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["glyphgen"] = {"rng": _get_rng_state(), "batch_gen": self.batch_gen.get_state(), "step": int(self.step)}
+
+    def on_load_checkpoint(self, checkpoint):
+        state = checkpoint["glyphgen"]
+        self.batch_gen.set_state(state["batch_gen"])
+        self._restored_rng = state["rng"]
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(_Steps(), batch_size=None)
+
+
+def _get_rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _quiet_lightning():
+    # Lightning's start-up banners (GPU/TPU availability, tips) and a deprecation warning from its own pytree
+    # helper say nothing about the run; our progress bar and metrics.jsonl do.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def fit(method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, *, resume: Path | None = None,
+        use_labels: bool = False, meta: dict | None = None) -> GlyphModule:
+    """Train `method` on `glyphs` for `train_cfg.steps` steps (continuing from `resume`, a last.ckpt)."""
+    _quiet_lightning()
+    torch.manual_seed(train_cfg.seed)
+    if train_cfg.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    module = GlyphModule(method, glyphs, train_cfg, run_dir, use_labels, meta)
+    devices = train_cfg.devices
+    devices = int(devices) if devices.isdigit() else devices
+    trainer = L.Trainer(
+        max_epochs=-1,
+        max_steps=-1,
+        accelerator=train_cfg.accelerator,
+        devices=devices,
+        num_nodes=train_cfg.num_nodes,
+        strategy=train_cfg.strategy,
+        precision=train_cfg.precision,
+        logger=False,
+        enable_checkpointing=False,  # checkpoints follow the method's own step count (see GlyphModule.save)
+        enable_progress_bar=False,  # our bar knows the total number of steps and the ETA
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir) if run_dir else None,
+    )
+    trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)  # a checkpoint never runs code on load
+    return module
