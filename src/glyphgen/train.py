@@ -1,9 +1,9 @@
 """The one trainer: any `Method` on any `GlyphSet`, through Lightning. The only module that imports Lightning.
 
 Lightning brings devices, DDP, precision and atomic checkpoint files; the rest is kept small and explicit here:
-- The glyphs sit in memory as a uint8 tensor (moved to the device once); each step draws a random batch with the
-  module's own generator. The DataLoader only yields step numbers, so there is no per-step iterator rebuild and no
-  worker process, and resuming restores the batch order exactly (the generator state is in the checkpoint).
+- The glyphs sit in memory as a uint8 tensor (moved to the device once); each step draws a random batch with a
+  generator seeded from (seed, step, rank). The DataLoader only yields step numbers, so there is no per-step
+  iterator rebuild and no worker process, and a resumed run sees exactly the batches of an uninterrupted one.
 - Manual optimisation: one Adam per parameter group of the method; each step, every group whose loss the method
   returned is stepped. The loop never branches on the family.
 - EMA of the whole method (torch's AveragedModel) is what samples and exports use.
@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
@@ -62,7 +63,6 @@ class GlyphModule(L.LightningModule):
             hflip=train_cfg.hflip,
         )
         self.batch_gen = torch.Generator()
-        self.batch_gen.manual_seed(train_cfg.seed)
         self._restored_rng = None
         self._stop_signal = None
         self._t_last = None
@@ -77,6 +77,10 @@ class GlyphModule(L.LightningModule):
         return [torch.optim.Adam(params, **self.method.optimizer_options(name)) for name, params in groups.items()]
 
     def _batch(self):
+        # Reseeded from (seed, step, rank) every step: each rank draws different batches, and a resumed run draws
+        # exactly the batches the uninterrupted run would have, with no generator state to carry.
+        step_seed = np.random.SeedSequence([self.cfg.seed, int(self.step), self.global_rank]).generate_state(1)[0]
+        self.batch_gen.manual_seed(int(step_seed))
         index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_gen).to(self.images.device)
         x = self.images[index].float().div_(255.0)  # (B, C, H, W) in [0, 1], ink high
         x = augment(x, self.augment_cfg, self.batch_gen)
@@ -185,12 +189,10 @@ class GlyphModule(L.LightningModule):
     # ---- exact resume: RNG and batch-order state ride along in the checkpoint ------------------------------
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["glyphgen"] = {"rng": _get_rng_state(), "batch_gen": self.batch_gen.get_state(), "step": int(self.step)}
+        checkpoint["glyphgen"] = {"rng": _get_rng_state(), "step": int(self.step)}
 
     def on_load_checkpoint(self, checkpoint):
-        state = checkpoint["glyphgen"]
-        self.batch_gen.set_state(state["batch_gen"])
-        self._restored_rng = state["rng"]
+        self._restored_rng = checkpoint["glyphgen"]["rng"]
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(_Steps(), batch_size=None)
@@ -225,6 +227,11 @@ def fit(method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, *, re
     if train_cfg.channels_last:
         method = method.to(memory_format=torch.channels_last)
     module = GlyphModule(method, glyphs, train_cfg, run_dir, use_labels, meta)
+    strategy = train_cfg.strategy
+    if strategy == "ddp":
+        # Families with several parameter groups (gan) step one group at a time, so some parameters get no gradient
+        # in a step; plain DDP would stop with an error, so plain "ddp" means DDP that tolerates unused parameters.
+        strategy = "ddp_find_unused_parameters_true"
     devices = train_cfg.devices
     devices = int(devices) if devices.isdigit() else devices
     trainer = L.Trainer(
@@ -233,7 +240,7 @@ def fit(method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, *, re
         accelerator=train_cfg.accelerator,
         devices=devices,
         num_nodes=train_cfg.num_nodes,
-        strategy=train_cfg.strategy,
+        strategy=strategy,
         precision=train_cfg.precision,
         logger=False,
         enable_checkpointing=False,  # checkpoints follow the method's own step count (see GlyphModule.save)

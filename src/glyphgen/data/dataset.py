@@ -149,7 +149,10 @@ def _font_specs(cfg: DataConfig, parse_font) -> list:
         return [parse_font(f) for f in cfg.fonts]
     from glyphgen.data.fonts import discover_fonts
 
-    found = [f.spec for f in discover_fonts("zh")] or [f.spec for f in discover_fonts("ja")]
+    # One face per design: the Regular face of each proportional family (Noto CJK alone installs 80+ weights and
+    # mono variants, which would multiply the set without adding much variety).
+    fonts = discover_fonts("zh") or discover_fonts("ja")
+    found = [f.spec for f in fonts if f.style in ("Regular", "Book") and "Mono" not in f.family] or [f.spec for f in fonts]
     if not found:
         raise GlyphgenError("no CJK font is installed; install one (e.g. apt-get install fonts-noto-cjk) or pass --font FILE")
     return found

@@ -33,7 +33,11 @@ class GlyphSet:
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
             raise ValueError(f"images must be (N, C, H, W) uint8, got {self.images.shape} {self.images.dtype}")
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        # Views such as a[:, None] carry zero strides that in-place tensor ops (DDP's buffer broadcast) refuse to
+        # write into; a copy gets ordinary strides.
+        if 0 in self.images.strides or not self.images.flags.c_contiguous:
+            self.images = self.images.copy()
+        self.labels = np.ascontiguousarray(self.labels, dtype=np.int64)
         if len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         if self.styles is not None:

@@ -1,0 +1,142 @@
+"""The one trainer on real glyphs with tiny models: run folder, exact resume, export round trip, signals, DDP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from glyphgen import checkpoint, runs
+from glyphgen.errors import GlyphgenError
+
+TINY = {
+    "vae": ["--latent", "8", "--base-width", "4", "--depth", "2"],
+}
+DATA = {"source": "kanjivg", "charset": "永字八法和平山川日月", "size": 16}
+
+
+def _run(tmp_path, name, steps, family="vae", resume=False, **train):
+    train = {"steps": steps, "batch_size": 4, "out": str(tmp_path), "name": name, "checkpoint_every": 2,
+             "sample_every": 0, "log_every": 1, **train}
+    run_dir = tmp_path / name
+    if resume:
+        cfg = runs.resolve(None, str(run_dir / "config.yaml"), {}, {"steps": steps}, [])
+    else:
+        cfg = runs.resolve(family, None, DATA, train, TINY[family])
+        run_dir = runs.make_run_dir(cfg)
+    module = runs.train(cfg, run_dir, resume=resume)
+    return module, run_dir
+
+
+def _state(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_run_folder_and_metrics(tmp_path):
+    module, run_dir = _run(tmp_path, "a", 3)
+    assert int(module.step) == 3
+    for name in ("config.yaml", "metrics.jsonl", "checkpoints/last.ckpt", "model/model.safetensors", "model/config.json"):
+        assert (run_dir / name).is_file(), name
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3] and all("loss" in r for r in lines)
+    assert list((run_dir / "samples").glob("*.png"))  # the end-of-run grid
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    straight, _ = _run(tmp_path, "straight", 4)
+    _run(tmp_path, "split", 2)
+    resumed, _ = _run(tmp_path, "split", 4, resume=True)
+    a, b = _state(straight), _state(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    sa = straight.optimizers().optimizer.state_dict() if hasattr(straight.optimizers(), "optimizer") else None
+    assert sa is None or sa["state"]
+
+
+def test_export_load_gives_identical_samples(tmp_path):
+    module, run_dir = _run(tmp_path, "e", 2)
+    method, meta = checkpoint.load(run_dir / "model")
+    assert meta["family"] == "vae" and meta["step"] == 2 and meta["data"]["charset"] == DATA["charset"]
+    ema = module.ema.module.eval()
+    torch.testing.assert_close(method.sample([1, 2, 3]), ema.sample([1, 2, 3]), rtol=0, atol=0)
+
+
+def test_bad_checkpoints_are_one_line_errors(tmp_path):
+    _, run_dir = _run(tmp_path, "bad", 2)
+    model = run_dir / "model"
+    weights = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    with pytest.raises(GlyphgenError, match="corrupt or truncated"):
+        checkpoint.load(model)
+    (model / "model.safetensors").write_bytes(weights)
+    config = json.loads((model / "config.json").read_text())
+    config["config"]["latent"] = 16  # another shape than the weights
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(GlyphgenError, match="does not fit"):
+        checkpoint.load(model)
+    with pytest.raises(GlyphgenError, match="not gan"):
+        checkpoint.load(model, expect_family="gan")
+    with pytest.raises(GlyphgenError, match="not an exported model"):
+        checkpoint.load(tmp_path)
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    _run(tmp_path, "keep", 2)
+    with pytest.raises(GlyphgenError, match="--resume"):
+        _run(tmp_path, "keep", 2)
+
+
+def test_method_options_are_typed_and_checked():
+    from glyphgen.methods import get_family
+
+    cfg = runs.parse_method_args(get_family("vae").config_class, "vae", ["--latent", "12", "--beta=0.5"])
+    assert cfg == {"latent": 12, "beta": 0.5}
+    with pytest.raises(GlyphgenError, match="does not apply to the vae family"):
+        runs.parse_method_args(get_family("vae").config_class, "vae", ["--prediction", "v"])
+    with pytest.raises(GlyphgenError, match="cannot read"):
+        runs.parse_method_args(get_family("vae").config_class, "vae", ["--latent", "many"])
+    with pytest.raises(GlyphgenError, match="unknown model family"):
+        runs.resolve("flow", None, {}, {}, [])
+
+
+def _cli(*args, env=None, **kw):
+    cmd = [sys.executable, "-m", "glyphgen.cli", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw)
+
+
+def test_sigterm_checkpoints_then_resume_finishes(tmp_path):
+    args = ["train", "--model", "vae", "--charset", DATA["charset"], "--size", "16", "--steps", "100000",
+            "--batch-size", "4", "--out", str(tmp_path), "--name", "sig", "--checkpoint-every", "100000",
+            "--sample-every", "0", "--log-every", "1", *TINY["vae"]]
+    proc = _cli(*args)
+    metrics = tmp_path / "sig" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    ckpt = tmp_path / "sig" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and (tmp_path / "sig" / "model" / "config.json").is_file()
+    step = json.loads((tmp_path / "sig" / "model" / "config.json").read_text())["step"]
+    assert 2 <= step < 100000
+    resumed = _cli("train", "--resume", str(tmp_path / "sig"), "--steps", str(step + 2))
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, err[-2000:]
+    assert f"to step {step + 2}" in out
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    args = ["train", "--model", "vae", "--charset", DATA["charset"], "--size", "16", "--steps", "3",
+            "--batch-size", "4", "--out", str(tmp_path), "--name", "ddp", "--sample-every", "0",
+            "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu", *TINY["vae"]]
+    proc = _cli(*args, env={"MASTER_PORT": "29517"})
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert "to step 3" in out
+    assert (tmp_path / "ddp" / "model" / "model.safetensors").is_file()
