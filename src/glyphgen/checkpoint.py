@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -84,5 +85,6 @@ def load(folder: str | Path, expect_family: str | None = None) -> tuple[Method, 
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
         raise GlyphgenError(f"{weights} does not fit the {family} network its config describes ({first})") from e
-    return method.eval(), meta
+    # channels_last: ~2x faster 3x3 convolutions on CPU, and the layout the trainer's EMA weights sample in.
+    return method.to(memory_format=torch.channels_last).eval(), meta
 

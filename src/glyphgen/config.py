@@ -92,7 +92,7 @@ class DataConfig:
     source: DataSource = "kanjivg"  # where glyphs come from
     charset: str = ""  # character set name (see `glyphgen data charsets`), a literal string, or @file.txt; "" = the source's own
     size: int = 64  # image side in pixels
-    fonts: list[str] = field(default_factory=list)  # font files ("f.ttc#1" picks a face) or installed family names; [] = all installed CJK fonts
+    fonts: list[str] = field(default_factory=list)  # font files ("f.ttc#1" picks a face) or installed family names; [] = the Regular face of every installed CJK family
     placement: Literal["center", "em"] = "center"  # font glyphs: centre the ink box, or the original fixed em-box placement
     margin: float = 0.08  # blank border around centred glyphs, as a fraction of the size
     stroke_width: float = 3.0  # KanjiVG stroke width in KanjiVG units (the SVGs use 3 in a 109 box)
