@@ -1,0 +1,300 @@
+"""DDPM: denoising diffusion probabilistic models (Ho et al. 2020), trained on the simple loss, sampled by diffusers.
+
+The noise process is diffusers' `DDPMScheduler` (its betas, `add_noise` and `get_velocity`); every sampler is a
+diffusers scheduler built from that scheduler's config, so all of them share the training betas:
+
+    "ddpm"   DDPMScheduler, ancestral sampling (Ho et al. 2020); all `timesteps` steps unless told fewer
+    "ddim"   DDIMScheduler with eta = 0 (Song et al. 2021): deterministic, good at 20-50 steps
+    "dpm++"  DPMSolverMultistepScheduler, DPM-Solver++(2M) (Lu et al. 2022): deterministic, good at 10-25 steps
+
+Notation: x0 (B, C, H, W) in [-1, 1], ink high; t in {0 .. timesteps-1}; alpha_bar(t) the cumulative product of
+1 - beta; x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) eps; v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0
+(Salimans & Ho 2022); SNR(t) = alpha_bar / (1 - alpha_bar).
+
+Classifier-free guidance (Ho & Salimans 2022): with num_classes > 0 the labels are replaced by the null class
+(index num_classes) with probability `cond_drop` during training, so one network learns both the conditional and the
+unconditional model. Sampling with guidance scale w uses
+
+    pred = uncond + w * (cond - uncond)
+
+so w = 0 is the unconditional model, w = 1 the plain conditional model (one forward pass each; no doubled batch) and
+w > 1 sharpens the class at the expense of diversity. Sampling without labels is unconditional at any w.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glyphgen.config import check_choices
+from glyphgen.errors import GlyphgenError
+from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
+from glyphgen.models.unet import SMALL_WIDTHS, build_unet
+
+Sampler = Literal["ddpm", "ddim", "dpm++"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+PREDICTION_TYPES = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}  # ours -> diffusers' prediction_type
+BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
+
+
+@dataclass
+class DDPMConfig(MethodConfig):
+    """Denoising diffusion: noise schedule, training target and loss, denoiser size, sampler defaults."""
+
+    lr: float = 2e-4  # Adam learning rate (Ho et al. 2020 use 2e-4)
+    timesteps: int = 1000  # diffusion steps T of the training process
+    schedule: Literal["linear", "cosine"] = "linear"  # betas: linear 1e-4..0.02 (Ho et al.), cosine (Nichol & Dhariwal)
+    prediction: Literal["eps", "x0", "v"] = "eps"  # what the network predicts: the noise, the clean image, or v
+    loss: Literal["l2", "l1"] = "l2"  # distance between prediction and target
+    min_snr_gamma: float = 0.0  # Min-SNR-gamma loss weighting (Hang et al. 2023), 5 is their choice; 0 = off
+    cond_drop: float = 0.1  # chance of training on the null label (for classifier-free guidance); num_classes > 0
+    widths: tuple[int, ...] = SMALL_WIDTHS  # U-Net channels per resolution level; (64, 128, 256, 256) is GANji's size
+    blocks: int = 2  # residual blocks per U-Net level
+    attention: tuple[int, ...] = (16, 8)  # feature-map sizes (pixels) with self-attention
+    dropout: float = 0.0  # dropout inside the residual blocks
+    unet: Literal["diffusers", "lean"] = "diffusers"  # U-Net implementation (same architecture; see models/unet.py)
+    sampler: Sampler = "dpm++"  # default sampler
+    steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
+    guidance: float = 1.0  # default guidance scale w: 0 = unconditional, 1 = conditional, > 1 = guided
+
+    def __post_init__(self):
+        check_choices(self)
+        self.widths, self.attention = tuple(self.widths), tuple(self.attention)  # YAML gives lists
+        if self.timesteps < 2:
+            raise GlyphgenError(f"timesteps = {self.timesteps} is too few; use at least 2 (1000 is usual)")
+        if not 0 <= self.cond_drop < 1:
+            raise GlyphgenError(f"cond_drop = {self.cond_drop} is out of range; use 0 <= cond_drop < 1")
+        if self.min_snr_gamma < 0:
+            raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
+        if not 1 <= self.steps <= self.timesteps:
+            raise GlyphgenError(f"steps = {self.steps} is out of range; use 1 to timesteps = {self.timesteps}")
+
+
+def noise_scheduler(config: DDPMConfig):
+    """The training noise process; every sampler's scheduler is built from its config."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=config.timesteps,
+        beta_start=1e-4,
+        beta_end=0.02,
+        beta_schedule=BETA_SCHEDULES[config.schedule],
+        prediction_type=PREDICTION_TYPES[config.prediction],
+        clip_sample=True,  # clip predicted x0 to the data range [-1, 1] at each ancestral/DDIM step
+        # "trailing" makes short schedules start at t = T-1, where training put pure noise (Lin et al. 2024,
+        # table 2); the default "leading" would start 20-step DDIM at t = 950 from noise that is too strong.
+        timestep_spacing="trailing",
+    )
+
+
+def sampler_scheduler(sampler: str, noise):
+    """A fresh diffusers scheduler for `sampler` (they keep per-run state), sharing the betas of `noise`."""
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    if sampler == "ddpm":
+        return DDPMScheduler.from_config(noise.config)
+    if sampler == "ddim":
+        return DDIMScheduler.from_config(noise.config, set_alpha_to_one=True)  # last step lands on x0 itself
+    if sampler == "dpm++":
+        # The cosine schedule's last steps have alpha_bar ~ 0 (log-SNR -> -inf), where DPM-Solver's steps blow up;
+        # diffusers recommends clipping log-SNR at -5.1 there. The linear schedule ends at -5.06 and needs none.
+        clip = -5.1 if noise.config.beta_schedule == "squaredcos_cap_v2" else -float("inf")
+        return DPMSolverMultistepScheduler.from_config(
+            noise.config, algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=clip
+        )
+    raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
+
+
+def min_snr_weight(snr: torch.Tensor, gamma: float, prediction: str) -> torch.Tensor:
+    """Min-SNR-gamma weight (Hang et al. 2023) for the loss on `prediction`'s target.
+
+    Each weight turns the per-target MSE into min(SNR, gamma) * |x0 - x0_hat|^2: eps-MSE is SNR * x0-MSE and v-MSE
+    is (SNR + 1) * x0-MSE, hence the divisions.
+    """
+    clipped = snr.clamp(max=gamma)
+    if prediction == "eps":
+        return clipped / snr
+    if prediction == "x0":
+        return clipped
+    if prediction == "v":
+        return clipped / (snr + 1)
+    raise ValueError(f"unknown prediction {prediction!r}")
+
+
+def drop_labels(y: torch.Tensor, p: float, null_class: int) -> torch.Tensor:
+    """Replace each label by the null class with probability p (classifier-free guidance training)."""
+    if p <= 0:
+        return y
+    return torch.where(torch.rand(y.shape, device=y.device) < p, torch.full_like(y, null_class), y)
+
+
+def guided_prediction(
+    net: nn.Module, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, guidance: float, null_class: int
+) -> torch.Tensor:
+    """The network's prediction under classifier-free guidance scale w: uncond + w * (cond - uncond).
+
+    y None: the unconditional prediction (null class on a conditional net). w = 0 and w = 1 need one of the two
+    predictions only, so they skip the other; any other w runs both in one batched forward.
+    """
+    if y is None or guidance == 0:
+        return net(x_t, t) if null_class == 0 else net(x_t, t, torch.full_like(t, null_class))
+    if guidance == 1:
+        return net(x_t, t, y)
+    both = net(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null_class)]))
+    cond, uncond = both.chunk(2)
+    return uncond + guidance * (cond - uncond)
+
+
+@torch.no_grad()
+def sample_loop(
+    net: nn.Module,
+    scheduler,
+    x_T: torch.Tensor,
+    gens: list[torch.Generator],
+    y: torch.Tensor | None,
+    guidance: float,
+    null_class: int,
+    return_trajectory: bool = False,
+):
+    """Run `scheduler` (after `set_timesteps`) from x_T with `net` as the denoiser; returns x0 in [-1, 1].
+
+    `gens` holds one generator per image and goes to `scheduler.step`: diffusers' `randn_tensor` draws row k of each
+    step's noise from gens[k], so image k does not depend on the batch it is sampled in.
+    """
+    x = x_T * scheduler.init_noise_sigma
+    trajectory = [x]
+    for t in scheduler.timesteps:
+        tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
+        pred = guided_prediction(net, scheduler.scale_model_input(x, t), tt, y, guidance, null_class)
+        x = scheduler.step(pred, t, x, generator=gens).prev_sample
+        if return_trajectory:
+            trajectory.append(x)
+    return (x, trajectory) if return_trajectory else x
+
+
+class DDPM(Method):
+    """Denoising diffusion (Ho et al. 2020) with eps, x0 or v prediction, Min-SNR weighting and classifier-free
+    guidance; the denoiser is `glyphgen.models.unet`, the noise process and samplers are diffusers schedulers."""
+
+    family = "ddpm"
+    config_class = DDPMConfig
+
+    def __init__(self, config: DDPMConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
+        super().__init__(config, image_shape, num_classes)
+        c, h, w = self.image_shape
+        if h != w:
+            raise GlyphgenError(f"DDPM needs square images, got {h}x{w}")
+        self.net = build_unet(
+            c,
+            h,
+            widths=config.widths,
+            blocks=config.blocks,
+            attention=config.attention,
+            dropout=config.dropout,
+            num_classes=num_classes,
+            impl=config.unet,
+        )
+        self.noise = noise_scheduler(config)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        cfg = self.config
+        x0 = x * 2 - 1  # (B, C, H, W) in [-1, 1], ink high
+        b = x0.shape[0]
+        t = torch.randint(0, cfg.timesteps, (b,), device=x0.device)
+        eps = torch.randn_like(x0)
+        x_t = self.noise.add_noise(x0, eps, t)
+        if cfg.prediction == "eps":
+            target = eps
+        elif cfg.prediction == "x0":
+            target = x0
+        else:
+            target = self.noise.get_velocity(x0, eps, t)
+        if self.num_classes:
+            y = None if y is None else drop_labels(y, cfg.cond_drop, self.num_classes)
+        else:
+            y = None  # an unconditional model ignores the labels the data layer always provides
+        pred = self.net(x_t, t, y)
+        dist = F.mse_loss if cfg.loss == "l2" else F.l1_loss
+        per_image = dist(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))  # (B,)
+        logs = {}
+        if cfg.min_snr_gamma > 0:
+            # The weights are derived for L2; with L1 they still cap the easy low-noise steps, which is the point.
+            ab = self.noise.alphas_cumprod.to(x0.device)[t]
+            weight = min_snr_weight(ab / (1 - ab), cfg.min_snr_gamma, cfg.prediction)
+            logs["loss_unweighted"] = per_image.mean().item()
+            per_image = per_image * weight
+        loss = per_image.mean()
+        logs["loss"] = loss.item()
+        return {"model": loss}, logs
+
+    @torch.no_grad()
+    def sample(
+        self,
+        seeds: list[int],
+        labels: torch.Tensor | None = None,
+        sampler: Sampler | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        return_trajectory: bool = False,
+    ):
+        """One image per seed, (N, C, H, W) in [0, 1]; None options come from the config.
+
+        labels      (N,) class per image, or None for unconditional samples (required None on unconditional models)
+        sampler     "ddpm", "ddim" or "dpm++"
+        steps       denoising steps; default: config.steps, or all timesteps for "ddpm"
+        guidance    classifier-free guidance scale w (0 = unconditional, 1 = conditional); ignored without labels
+        return_trajectory  also return the list of x_t after every step, x_T first, each mapped to [0, 1]
+        """
+        cfg = self.config
+        sampler = cfg.sampler if sampler is None else sampler
+        if sampler not in SAMPLERS:
+            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
+        steps = (cfg.timesteps if sampler == "ddpm" else cfg.steps) if steps is None else int(steps)
+        if not 1 <= steps <= cfg.timesteps:
+            raise GlyphgenError(f"steps = {steps} is out of range; use 1 to {cfg.timesteps}")
+        guidance = cfg.guidance if guidance is None else float(guidance)
+        seeds = list(seeds)
+        if not seeds:
+            raise GlyphgenError("no seeds given; pass one seed per image")
+        device = next(self.parameters()).device
+        y = self._check_labels(labels, len(seeds), device)
+
+        scheduler = sampler_scheduler(sampler, self.noise)
+        scheduler.set_timesteps(steps, device=device)
+        gens = generators(seeds)
+        x_T = randn_per_image(gens, self.image_shape, device)
+        was_training = self.training
+        self.eval()  # dropout off while sampling
+        try:
+            out = sample_loop(self.net, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory)
+        finally:
+            self.train(was_training)
+        if return_trajectory:
+            x, trajectory = out
+            return _to_unit(x), [_to_unit(step) for step in trajectory]
+        return _to_unit(out)
+
+    def _check_labels(self, labels, n: int, device) -> torch.Tensor | None:
+        if labels is None:
+            return None
+        if self.num_classes == 0:
+            raise GlyphgenError("this DDPM is unconditional (trained with num_classes=0); sample it without labels")
+        y = torch.as_tensor(labels).reshape(-1)
+        if y.dtype.is_floating_point or y.dtype == torch.bool:
+            raise GlyphgenError(f"labels must be integers, got {y.dtype}")
+        if len(y) != n:
+            raise GlyphgenError(f"{len(y)} labels for {n} seeds; give one label per seed")
+        bad = y[(y < 0) | (y >= self.num_classes)]
+        if len(bad):
+            raise GlyphgenError(
+                f"label {int(bad[0])} is out of range; this model knows labels 0 to {self.num_classes - 1}"
+            )
+        return y.long().to(device)
+
+
+def _to_unit(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() + 1) / 2).clamp(0, 1).contiguous()  # [-1, 1] -> [0, 1], ink high
