@@ -265,7 +265,7 @@ def test_labels_to_unconditional_model(uncond):
         ({"sampler": "euler"}, "'dpm\\+\\+'"),
         ({"cond_drop": 1.0}, "cond_drop"),
         ({"min_snr_gamma": -1.0}, "min_snr_gamma"),
-        ({"steps": 0}, "steps"),
+        ({"sample_steps": 0}, "sample_steps"),
     ],
 )
 def test_bad_config(options, match):

@@ -58,7 +58,7 @@ class DDPMConfig(MethodConfig):
     dropout: float = 0.0  # dropout inside the residual blocks
     unet: Literal["diffusers", "lean"] = "diffusers"  # U-Net implementation (same architecture; see models/unet.py)
     sampler: Sampler = "dpm++"  # default sampler
-    steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
+    sample_steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
     guidance: float = 1.0  # default guidance scale w: 0 = unconditional, 1 = conditional, > 1 = guided
 
     def __post_init__(self):
@@ -70,8 +70,8 @@ class DDPMConfig(MethodConfig):
             raise GlyphgenError(f"cond_drop = {self.cond_drop} is out of range; use 0 <= cond_drop < 1")
         if self.min_snr_gamma < 0:
             raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
-        if not 1 <= self.steps <= self.timesteps:
-            raise GlyphgenError(f"steps = {self.steps} is out of range; use 1 to timesteps = {self.timesteps}")
+        if not 1 <= self.sample_steps <= self.timesteps:
+            raise GlyphgenError(f"sample_steps = {self.sample_steps} is out of range; use 1 to timesteps = {self.timesteps}")
 
 
 def noise_scheduler(config: DDPMConfig):
@@ -245,7 +245,7 @@ class DDPM(Method):
 
         labels      (N,) class per image, or None for unconditional samples (required None on unconditional models)
         sampler     "ddpm", "ddim" or "dpm++"
-        steps       denoising steps; default: config.steps, or all timesteps for "ddpm"
+        steps       denoising steps; default: config.sample_steps, or all timesteps for "ddpm"
         guidance    classifier-free guidance scale w (0 = unconditional, 1 = conditional); ignored without labels
         return_trajectory  also return the list of x_t after every step, x_T first, each mapped to [0, 1]
         """
@@ -253,7 +253,7 @@ class DDPM(Method):
         sampler = cfg.sampler if sampler is None else sampler
         if sampler not in SAMPLERS:
             raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
-        steps = (cfg.timesteps if sampler == "ddpm" else cfg.steps) if steps is None else int(steps)
+        steps = (cfg.timesteps if sampler == "ddpm" else cfg.sample_steps) if steps is None else int(steps)
         if not 1 <= steps <= cfg.timesteps:
             raise GlyphgenError(f"steps = {steps} is out of range; use 1 to {cfg.timesteps}")
         guidance = cfg.guidance if guidance is None else float(guidance)
