@@ -14,12 +14,17 @@ from glyphgen import checkpoint, runs
 from glyphgen.errors import GlyphgenError
 
 TINY = {
+    "dream": ["--base-features", "2", "--levels", "2", "--kT-steps", "3", "--num-cycles", "1"],
+    "ddpm": ["--widths", "8,16", "--attention", "", "--sample-steps", "3"],
     "vae": ["--latent", "8", "--base-width", "4", "--depth", "2"],
+    "cvae": ["--latent", "4", "--width", "4", "--hidden", "8"],
+    "gan": ["--latent", "8", "--base-width", "4", "--d-steps", "1"],
 }
 DATA = {"source": "kanjivg", "charset": "永字八法和平山川日月", "size": 16}
 
 
 def _run(tmp_path, name, steps, family="vae", resume=False, **train):
+    """Train a tiny `family` model on 10 real KanjiVG glyphs for `steps` steps (or resume the run `name`)."""
     train = {"steps": steps, "batch_size": 4, "out": str(tmp_path), "name": name, "checkpoint_every": 2,
              "sample_every": 0, "log_every": 1, **train}
     run_dir = tmp_path / name
@@ -58,12 +63,18 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     assert sa is None or sa["state"]
 
 
-def test_export_load_gives_identical_samples(tmp_path):
-    module, run_dir = _run(tmp_path, "e", 2)
+@pytest.mark.parametrize("family", list(TINY))
+def test_every_family_trains_exports_and_loads_identically(tmp_path, family):
+    conditional = family in ("ddpm", "gan")
+    module, run_dir = _run(tmp_path, family, 3, family=family, conditional=conditional)
     method, meta = checkpoint.load(run_dir / "model")
-    assert meta["family"] == "vae" and meta["step"] == 2 and meta["data"]["charset"] == DATA["charset"]
+    assert meta["family"] == family and meta["step"] == 3 and meta["data"]["charset"] == DATA["charset"]
+    assert meta["classes"] == (list(DATA["charset"]) if family in ("ddpm", "gan", "cvae") else [])
+    labels = torch.tensor([0, 4, 9]) if meta["num_classes"] else None
     ema = module.ema.module.eval()
-    torch.testing.assert_close(method.sample([1, 2, 3]), ema.sample([1, 2, 3]), rtol=0, atol=0)
+    samples = method.sample([1, 2, 3], labels)
+    assert samples.shape == (3, 1, 16, 16) and 0 <= samples.min() and samples.max() <= 1
+    torch.testing.assert_close(samples, ema.sample([1, 2, 3], labels), rtol=0, atol=0)
 
 
 def test_bad_checkpoints_are_one_line_errors(tmp_path):

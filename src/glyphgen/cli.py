@@ -205,22 +205,29 @@ def sample_cmd(
 def export_cmd(
     run: Path = typer.Argument(..., help="A run folder (its EMA weights are exported)."),
     folder: Path = typer.Argument(..., help="Destination folder for model.safetensors + config.json."),
+    diffusers: bool = typer.Option(False, help="ddpm only: also write a diffusers DDPMPipeline to <folder>/diffusers."),
 ):
     """Export a run's EMA weights as safetensors + config.json (loading never unpickles)."""
     import shutil
+
+    import torch
 
     from glyphgen.checkpoint import CONFIG, WEIGHTS, load
     from glyphgen.generate import resolve_model
 
     source = resolve_model(run)
-    load(source)  # refuse to copy something that does not load
+    method, _ = load(source)  # refuse to copy something that does not load
+    if diffusers and not hasattr(method, "diffusers_pipeline"):
+        raise GlyphgenError(f"--diffusers applies to ddpm models; this is a {method.family} model")
     if folder.resolve() == source.resolve():
         raise GlyphgenError(f"{folder} is the model itself; pick another destination")
     folder.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS, CONFIG):
         shutil.copyfile(source / name, folder / (name + ".tmp"))
         (folder / (name + ".tmp")).replace(folder / name)
-    typer.echo(f"exported {source} -> {folder}")
+    if diffusers:
+        method.to(memory_format=torch.contiguous_format).diffusers_pipeline().save_pretrained(folder / "diffusers")
+    typer.echo(f"exported {source} -> {folder}" + (f" (diffusers pipeline in {folder / 'diffusers'})" if diffusers else ""))
 
 
 def main() -> None:

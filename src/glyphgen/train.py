@@ -176,6 +176,18 @@ class GlyphModule(L.LightningModule):
         model.train(was_training)
         save_grid(samples, self.run_dir / "samples" / f"step{step:07d}.png")
 
+    def write_strip(self):
+        """The forward-noising / reverse-denoising figure (dream and ddpm), from the first glyph of the set."""
+        from glyphgen.figures import denoising_strip, has_strip
+
+        model = self.ema.module
+        if self.run_dir is None or not self.trainer.is_global_zero or not has_strip(model):
+            return
+        x0 = self.images[0].float().div(255.0)
+        label = int(self.labels[0]) if self.method.num_classes else None
+        model.eval()
+        denoising_strip(model, x0, self.run_dir / "samples" / "strip.png", label=label)
+
     def on_train_end(self):
         for sig, handler in getattr(self, "_previous_handlers", {}).items():
             signal.signal(sig, handler)
@@ -185,6 +197,7 @@ class GlyphModule(L.LightningModule):
             self._metrics.close()
         if self._stop_signal is None:
             self.write_samples(int(self.step))
+            self.write_strip()
 
     # ---- exact resume: RNG and batch-order state ride along in the checkpoint ------------------------------
 

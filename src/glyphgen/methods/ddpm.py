@@ -278,6 +278,29 @@ class DDPM(Method):
             return _to_unit(x), [_to_unit(step) for step in trajectory]
         return _to_unit(out)
 
+    @torch.no_grad()
+    def noising(self, x0: torch.Tensor, seed: int, n: int) -> list[torch.Tensor]:
+        """The forward process on one glyph: x_t ~ q(x_t | x0) at n timesteps from 0 to T-1, one noise draw (seed),
+        each (C, H, W) in [0, 1]. The left half of the noising/denoising strip figure."""
+        eps = randn_per_image(generators([seed]), self.image_shape, x0.device)[0]
+        ts = torch.linspace(0, self.config.timesteps - 1, n).round().long()
+        x0 = x0 * 2 - 1
+        return [_to_unit(self.noise.add_noise(x0, eps, t.view(1))) for t in ts]
+
+    def diffusers_pipeline(self):
+        """This model as a diffusers `DDPMPipeline` (UNet2DModel + DDPMScheduler), for `save_pretrained`.
+
+        Unconditional models run in the pipeline as they are. A class-conditional UNet2DModel needs `class_labels`
+        (0..num_classes-1, or num_classes for the null class), which DDPMPipeline does not pass: load its `unet` and
+        `scheduler` and loop yourself. The pipeline's images are ink high (white glyphs on black)."""
+        from diffusers import DDPMPipeline
+
+        from glyphgen.models.unet import DiffusersUNet
+
+        if not isinstance(self.net, DiffusersUNet):
+            raise GlyphgenError("only models with unet = 'diffusers' export to a diffusers pipeline")
+        return DDPMPipeline(unet=self.net.unet, scheduler=noise_scheduler(self.config))
+
     def _check_labels(self, labels, n: int, device) -> torch.Tensor | None:
         if labels is None:
             return None
