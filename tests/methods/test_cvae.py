@@ -9,15 +9,6 @@ from glyphgen.methods.cvae import CVAE, CVAEConfig
 SHAPE, K = (1, 16, 16), 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared, busy CPU: a second intra-op thread only adds spin-wait contention (10-100x slower).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**options) -> CVAE:
     torch.manual_seed(0)
     return CVAE(CVAEConfig(latent=4, width=4, hidden=8, **options), SHAPE, num_classes=K)

@@ -36,16 +36,6 @@ def glyph_batch(n=4) -> torch.Tensor:
     return x
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models gain nothing from a second thread, and on a shared, oversubscribed CPU every OpenMP barrier waits
-    # for a descheduled sibling: measured 0.1 s steps turning into 1-3 s ones. Restored for the other test files.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def uncond() -> DDPM:
     return make()

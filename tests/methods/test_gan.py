@@ -9,15 +9,6 @@ from glyphgen.methods.gan import GAN, GANConfig
 SHAPE = (1, 16, 16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared, busy CPU: a second intra-op thread only adds spin-wait contention (10-100x slower).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(num_classes: int = 0, **options) -> GAN:
     torch.manual_seed(0)
     return GAN(GANConfig(latent=8, base_width=4, d_steps=2, **options), SHAPE, num_classes=num_classes)
