@@ -23,7 +23,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from glyphgen.data.augment import AugmentConfig, augment
@@ -54,7 +54,7 @@ class GlyphModule(L.LightningModule):
         self.use_labels = use_labels
         self.classes = list(glyphs.classes)
         self.meta = meta or {}  # provenance written into every export (data and training configs)
-        self.ema = AveragedModel(method, multi_avg_fn=get_ema_multi_avg_fn(train_cfg.ema_decay), use_buffers=True)
+        self.ema = AveragedModel(method, multi_avg_fn=_warmup_ema(train_cfg.ema_decay), use_buffers=True)
         self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # optimiser steps done (checkpointed)
@@ -209,6 +209,23 @@ class GlyphModule(L.LightningModule):
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(_Steps(), batch_size=None)
+
+
+def _warmup_ema(decay: float):
+    """EMA with the decay warming up as min(decay, (1 + n) / (10 + n)) over the n-th update (TensorFlow's
+    ExponentialMovingAverage with num_updates): a fixed 0.999 would keep 74% of the random initial weights after
+    300 steps, so the samples of short runs would show nothing the model learned."""
+
+    def update(ema_params, params, num_averaged):
+        n = float(num_averaged)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        for e, p in zip(ema_params, params, strict=True):
+            if e.is_floating_point():
+                e.lerp_(p, weight)
+            else:  # integer buffers (BatchNorm's num_batches_tracked) are counts, not weights
+                e.copy_(p)
+
+    return update
 
 
 def _get_rng_state() -> dict:
