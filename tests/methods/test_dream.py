@@ -1,0 +1,222 @@
+"""Dream family: the original's parameter and pass counts, the optimised step against a plain reference, samplers.
+
+Tiny seeded generators (16 px, 4 base features) keep the file fast on a shared 2-core CPU; only the parameter count
+builds the full-size network.
+"""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from glyphgen.errors import GlyphgenError
+from glyphgen.methods.dream import Dream, DreamConfig, noise_schedule, training_chain
+from glyphgen.models.dream import DreamGenerator
+
+SIZE = 16
+TINY = dict(base_features=4, levels=2)
+
+
+def make(seed=0, **options) -> Dream:
+    torch.manual_seed(seed)
+    return Dream(DreamConfig(**{**TINY, **options}), (1, SIZE, SIZE))
+
+
+def glyph_batch(n=4) -> torch.Tensor:
+    """(n, 1, 16, 16) in [0, 1]: a few distinct bars, ink high."""
+    x = torch.zeros(n, 1, SIZE, SIZE)
+    for i in range(n):
+        x[i, 0, 3 + i : 6 + i, 2:14] = 1.0
+        x[i, 0, 2:14, 10 - i : 12 - i] = 1.0
+    return x
+
+
+def chain_noise(n=4, seed=1) -> torch.Tensor:
+    """(36, n, 1, 16, 16): one standard normal slice per pass of the 8-level chain."""
+    return torch.randn(36, n, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+def count_passes(net) -> list[int]:
+    calls = [0]
+    net.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny models gain nothing from a second thread, and on an oversubscribed CPU every OpenMP barrier waits
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def reference_step(net, x, kT, noise, weight_reg=1.0) -> torch.Tensor:
+    """The original training step written plainly: NCHW, image += noise * kT on every pass (also kT = 0)."""
+    target = 1 - x  # the original's black-on-white polarity
+    params = list(net.parameters())
+    loss = weight_reg * torch.cat([p.flatten() for p in params]).pow(2).mean()
+    image, k = target, 0
+    for i in range(len(kT)):
+        image = net(image + noise[k] * kT[i])
+        k += 1
+        for j in range(i - 1, -1, -1):
+            image = net(image + noise[k] * kT[j])
+            k += 1
+        loss = loss + F.mse_loss(image, target)
+    return loss
+
+
+# -- the original's numbers -------------------------------------------------------------------------------------------
+
+
+def test_default_generator_has_the_originals_444169_parameters():
+    assert sum(p.numel() for p in DreamGenerator().parameters()) == 444_169
+
+
+def test_training_step_makes_36_passes_and_8_mse_terms(monkeypatch):
+    method = make()
+    calls = count_passes(method.net)
+    terms = []
+    mse_loss = F.mse_loss
+    monkeypatch.setattr(F, "mse_loss", lambda *a, **k: terms.append(1) or mse_loss(*a, **k))
+    losses, logs = method.loss(glyph_batch(), None, 0)
+    assert calls[0] == 36
+    assert len(terms) == 8
+    assert set(losses) == {"model"} and set(logs) >= {"mse", "reg"}
+
+
+def test_sampling_ten_cycles_makes_160_passes():
+    method = make()
+    calls = count_passes(method.net)
+    method.sample([0], num_cycles=10)
+    assert calls[0] == 160
+
+
+def test_faithful_model_sees_black_ink_on_white():
+    method = make()
+    seen = []
+    method.net.register_forward_pre_hook(lambda m, args: seen.append(args[0]) if not seen else None)
+    x = glyph_batch()
+    method.loss(x, None, 0)
+    torch.testing.assert_close(seen[0], 1 - x, rtol=0, atol=0)  # first pass: kT[0] = 0, so no noise yet
+
+
+# -- the optimised step is the original's math ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_optimised_step_equals_plain_reference_in_loss_gradients_and_running_stats(dtype):
+    # float64 shows the math is the same to rounding; float32 is the executed path (oneDNN, channels_last), where the
+    # conv biases before BatchNorm have a data gradient of exactly 0 in theory and rounding noise in practice
+    method = make().to(dtype)
+    reference = copy.deepcopy(method.net).to(memory_format=torch.contiguous_format)
+    x, noise = glyph_batch().to(dtype), chain_noise().to(dtype)
+
+    losses, _ = method.loss(x, None, 0, noise=noise)
+    losses["model"].backward()
+    expected = reference_step(reference, x, noise_schedule(method.config), noise)
+    expected.backward()
+
+    tol = dict(rtol=1e-10, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(losses["model"], expected, **tol)
+    for (name, p), q in zip(method.net.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, **tol, msg=name)
+    for (name, b), c in zip(method.net.named_buffers(), reference.buffers(), strict=True):
+        torch.testing.assert_close(b, c, **tol, msg=name)
+
+
+def test_chain_returns_one_image_per_level_in_unit_range():
+    method = make()
+    outputs = training_chain(method.net, glyph_batch(), method.kT, chain_noise())
+    assert len(outputs) == 8
+    assert all(o.shape == (4, 1, SIZE, SIZE) and 0 <= o.min() and o.max() <= 1 for o in outputs)
+
+
+def test_a_few_adam_steps_decrease_the_loss_on_a_fixed_batch():
+    method = make(lr=3e-3, faithful=False)
+    opt = torch.optim.Adam(method.parameters(), lr=method.config.lr)
+    x, noise = glyph_batch(), chain_noise()
+    history = []
+    for step in range(8):
+        losses, _ = method.loss(x, None, step, noise=noise)
+        opt.zero_grad()
+        losses["model"].backward()
+        opt.step()
+        history.append(losses["model"].item())
+    assert history[-1] < 0.97 * history[0]
+
+
+# -- sampling ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dreamer() -> Dream:
+    """A tiny model whose output depends on its input: PyTorch's init and one step to fill the running stats."""
+    method = make(faithful=False)
+    method.loss(glyph_batch(), None, 0)
+    return method
+
+
+def test_samples_shape_range_and_seed_dependence(dreamer):
+    samples = dreamer.sample([0, 1, 2, 3, 4], num_cycles=1)
+    assert samples.shape == (5, 1, SIZE, SIZE)
+    assert 0 <= samples.min() and samples.max() <= 1
+    assert not torch.equal(samples[0], samples[1])
+
+
+@pytest.mark.parametrize("faithful", [False, True])
+def test_image_k_is_identical_alone_or_in_a_batch(dreamer, faithful):
+    method = dreamer if not faithful else make(faithful=True)
+    batch = method.sample([7, 8, 9, 10], num_cycles=2)
+    alone = method.sample([9], num_cycles=2)
+    assert torch.equal(batch[2], alone[0])
+
+
+def test_sampling_leaves_training_mode_and_running_stats_alone(dreamer):
+    stats = [b.clone() for b in dreamer.net.buffers()]
+    dreamer.net.train()
+    dreamer.sample([0], num_cycles=1)
+    assert dreamer.net.training
+    assert all(torch.equal(a, b) for a, b in zip(stats, dreamer.net.buffers(), strict=True))
+
+
+def test_trajectory_has_every_pass_and_ends_at_the_sample(dreamer):
+    samples, frames = dreamer.sample([3, 4], num_cycles=1, return_trajectory=True)
+    assert frames.shape == (16, 2, 1, SIZE, SIZE)
+    assert torch.equal(frames[-1], samples)
+    assert 0 <= frames.min() and frames.max() <= 1
+
+
+# -- configuration ----------------------------------------------------------------------------------------------------
+
+
+def test_invalid_norm_choice_is_a_glyphgen_error():
+    with pytest.raises(GlyphgenError, match="norm"):
+        DreamConfig(norm="layer")
+
+
+def test_group_norm_variant_trains_and_samples():
+    method = make(norm="group")
+    losses, _ = method.loss(glyph_batch(), None, 0)
+    losses["model"].backward()
+    assert method.sample([0, 1], num_cycles=1).shape == (2, 1, SIZE, SIZE)
+
+
+def test_image_size_must_fit_the_levels():
+    with pytest.raises(GlyphgenError, match="divisible"):
+        Dream(DreamConfig(levels=5), (1, 16, 16))
+
+
+@pytest.mark.slow  # torch.compile: tens of seconds to minutes on a busy 2-core CPU
+def test_compiled_step_matches_eager():
+    eager, compiled = make(), make(compile=True)
+    x, noise = glyph_batch(), chain_noise()
+    expected, _ = eager.loss(x, None, 0, noise=noise)
+    losses, _ = compiled.loss(x, None, 0, noise=noise)
+    expected["model"].backward()
+    losses["model"].backward()
+    torch.testing.assert_close(losses["model"], expected["model"], rtol=1e-4, atol=1e-7)
+    for (name, p), q in zip(compiled.net.named_parameters(), eager.net.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-6, msg=name)
