@@ -75,6 +75,7 @@ def test_every_family_trains_exports_and_loads_identically(tmp_path, family):
     samples = method.sample([1, 2, 3], labels)
     assert samples.shape == (3, 1, 16, 16) and 0 <= samples.min() and samples.max() <= 1
     torch.testing.assert_close(samples, ema.sample([1, 2, 3], labels), rtol=0, atol=0)
+    assert (run_dir / "samples" / "strip.png").is_file() == (family in ("dream", "ddpm"))
 
 
 def test_bad_checkpoints_are_one_line_errors(tmp_path):

@@ -166,6 +166,15 @@ class Dream(Method):
         return {"model": loss}, logs
 
     @torch.no_grad()
+    def noising(self, x0: torch.Tensor, seed: int, n: int) -> list[torch.Tensor]:
+        """x0 (C, H, W) with one noise draw (seed) at n temperatures from 0 to kT_max, as the generator sees it
+        before a pass, each mapped back to [0, 1] ink high: the left half of the noising/denoising strip."""
+        eps = randn_per_image(generators([seed]), self.image_shape, x0.device)[0]
+        x = 1 - x0 if self.config.faithful else x0
+        frames = [x + eps * kT for kT in torch.linspace(0, self.config.kT_max, n).tolist()]
+        return [(1 - f if self.config.faithful else f).clamp(0, 1) for f in frames]
+
+    @torch.no_grad()
     def sample(
         self,
         seeds: list[int],
