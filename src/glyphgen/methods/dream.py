@@ -16,9 +16,12 @@ every image draws its noise from its own seeded generator, and the generator alw
 Polarity: glyphgen data are ink high; the original trained on black ink on white. With `faithful=True` the model
 sees 1 - x and samples are mapped back, so a faithful model behaves exactly like the original.
 
-Speed: the step is the original's math, executed in channels_last memory format (oneDNN's fast layout for 3x3
-convolutions with few channels) with in-place ReLUs, all noise drawn in one call and no work for the kT = 0
-noise; `compile=True` adds torch.compile. `benchmarks/bench_dream.py` times it against a copy of the original loop.
+Speed: the step is the original's math (the same 36 passes and loss terms) with less work around the convolutions:
+channels_last memory format, in-place ReLUs, one fused std_mean, all noise drawn in one call, add-and-scale as one op
+and nothing done for the kT = 0 noise; `compile=True` adds torch.compile. The step is compute-bound (6.5 GFLOP per
+pass, 232 per step, in 3x3 convolutions with 8-128 channels), so equal-thread gains are modest (~1.3x at 1 thread);
+on an oversubscribed CPU, fewer kernels also mean fewer OpenMP barriers (~2x at 2 threads, ~4x compiled), and one
+thread beats two for both codes. `benchmarks/bench_dream.py` times it against a copy of the original loop.
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ class DreamConfig(MethodConfig):
     norm: Literal["batch", "group"] = "batch"  # "group" makes sampling independent of BatchNorm running statistics
     faithful: bool = True  # original polarity (model sees black ink on white) and randn*0.01 init of every parameter
     num_cycles: int = 10  # default dreaming cycles of `sample` (each 2*kT_steps passes)
-    channels_last: bool = True  # run the generator in channels_last memory format (same math, ~2x faster 3x3 convs)
+    channels_last: bool = True  # run the generator in channels_last memory format (same math; ~1.2x here)
     sample_batch: int = 4  # images per generator call when sampling, fixed (last call padded); 0 = all at once
-    compile: bool = False  # torch.compile the generator for training steps (faster steps after a minutes-long compile)
+    compile: bool = False  # torch.compile the generator for training steps (same math; 1-2 min compile first)
 
     def __post_init__(self):
         check_choices(self)
