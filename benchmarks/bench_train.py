@@ -72,9 +72,15 @@ def bench_family(name: str, size: int, batch: int, steps: int) -> dict:
     method.eval()
     seeds = list(range(16))
     labels = torch.arange(16) % num_classes if num_classes else None
-    runs = [{}] if name != "ddpm" else [
-        {"sampler": "dpm++", "steps": 20}, {"sampler": "ddim", "steps": 50}, {"sampler": "ddpm", "steps": 1000},
-    ]
+    runs = (
+        [{}]
+        if name != "ddpm"
+        else [
+            {"sampler": "dpm++", "steps": 20},
+            {"sampler": "ddim", "steps": 50},
+            {"sampler": "ddpm", "steps": 1000},
+        ]
+    )
     result["sample_ms_per_image"] = {}
     for opts_ in runs:
         n = 4 if opts_.get("steps", 0) >= 1000 else 16
@@ -92,8 +98,13 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--families", default=",".join(FAMILIES))
     args = ap.parse_args()
-    out = {"batch": args.batch, "size": args.size, "threads": torch.get_num_threads(),
-           "conv_peak_gflops": round(conv_peak(args.size, args.batch), 1), "families": {}}
+    out = {
+        "batch": args.batch,
+        "size": args.size,
+        "threads": torch.get_num_threads(),
+        "conv_peak_gflops": round(conv_peak(args.size, args.batch), 1),
+        "families": {},
+    }
     for name in args.families.split(","):
         out["families"][name] = bench_family(name, args.size, args.batch, args.steps)
         achieved = out["families"][name]["achieved_gflops"]

@@ -55,11 +55,20 @@ def test_charsets_and_fonts_lists():
     [
         (("--source", "font", "--fonts", "/nonexistent/font.otf"), "/nonexistent/font.otf"),
         (("--source", "font", "--fonts", "@corrupt"), "corrupt.ttf"),
-        (("--source", "font", "--fonts", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "--charset", "永字"), "DejaVuSans"),
+        (
+            ("--source", "font", "--fonts", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "--charset", "永字"),
+            "DejaVuSans",
+        ),
         (("--charset", "gb2312"), "unknown character set"),
         (("--source", "mnist", "--path", "@badidx"), "IDX"),
         (("--source", "folder", "--path", "@emptydir"), "emptydir"),
-        (("--source", "svg",), "one of"),
+        (
+            (
+                "--source",
+                "svg",
+            ),
+            "one of",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
@@ -82,10 +91,30 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
 
 
 def test_real_process_prints_one_line_without_traceback(tmp_path):
-    cmd = [sys.executable, "-m", "glyphgen.cli", "data", "preview", "--charset", "nosuchset", "--out", str(tmp_path / "x.png")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "glyphgen.cli",
+        "data",
+        "preview",
+        "--charset",
+        "nosuchset",
+        "--out",
+        str(tmp_path / "x.png"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown character set 'nosuchset'")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     debug = subprocess.run([*cmd[:3], "--debug", *cmd[3:]], capture_output=True, text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_every_config_field_is_documented():
+    """`-h` shows each field's `# comment`; a field without one would appear undocumented."""
+    from glyphgen.config import DataConfig, TrainConfig, field_docs
+    from glyphgen.methods import FAMILIES, get_family
+
+    for cls in (DataConfig, TrainConfig, *(get_family(f).config_class for f in FAMILIES)):
+        missing = set(cls.__dataclass_fields__) - set(field_docs(cls))
+        assert not missing, f"{cls.__name__}: {sorted(missing)}"

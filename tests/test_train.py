@@ -25,8 +25,16 @@ DATA = {"source": "kanjivg", "charset": "永字八法和平山川日月", "size"
 
 def _run(tmp_path, name, steps, family="vae", resume=False, **train):
     """Train a tiny `family` model on 10 real KanjiVG glyphs for `steps` steps (or resume the run `name`)."""
-    train = {"steps": steps, "batch_size": 4, "out": str(tmp_path), "name": name, "checkpoint_every": 2,
-             "sample_every": 0, "log_every": 1, **train}
+    train = {
+        "steps": steps,
+        "batch_size": 4,
+        "out": str(tmp_path),
+        "name": name,
+        "checkpoint_every": 2,
+        "sample_every": 0,
+        "log_every": 1,
+        **train,
+    }
     run_dir = tmp_path / name
     if resume:
         cfg = runs.resolve(None, str(run_dir / "config.yaml"), {}, {"steps": steps}, [])
@@ -44,7 +52,13 @@ def _state(module):
 def test_run_folder_and_metrics(tmp_path):
     module, run_dir = _run(tmp_path, "a", 3)
     assert int(module.step) == 3
-    for name in ("config.yaml", "metrics.jsonl", "checkpoints/last.ckpt", "model/model.safetensors", "model/config.json"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "checkpoints/last.ckpt",
+        "model/model.safetensors",
+        "model/config.json",
+    ):
         assert (run_dir / name).is_file(), name
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3] and all("loss" in r for r in lines)
@@ -118,13 +132,36 @@ def test_method_options_are_typed_and_checked():
 
 def _cli(*args, env=None, **kw):
     cmd = [sys.executable, "-m", "glyphgen.cli", *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw
+    )
 
 
 def test_sigterm_checkpoints_then_resume_finishes(tmp_path):
-    args = ["train", "--model", "vae", "--charset", DATA["charset"], "--size", "16", "--steps", "100000",
-            "--batch-size", "4", "--out", str(tmp_path), "--name", "sig", "--checkpoint-every", "100000",
-            "--sample-every", "0", "--log-every", "1", *TINY["vae"]]
+    args = [
+        "train",
+        "--model",
+        "vae",
+        "--charset",
+        DATA["charset"],
+        "--size",
+        "16",
+        "--steps",
+        "100000",
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "sig",
+        "--checkpoint-every",
+        "100000",
+        "--sample-every",
+        "0",
+        "--log-every",
+        "1",
+        *TINY["vae"],
+    ]
     proc = _cli(*args)
     metrics = tmp_path / "sig" / "metrics.jsonl"
     deadline = time.time() + 120
@@ -144,9 +181,32 @@ def test_sigterm_checkpoints_then_resume_finishes(tmp_path):
 
 
 def test_two_process_ddp_on_cpu(tmp_path):
-    args = ["train", "--model", "vae", "--charset", DATA["charset"], "--size", "16", "--steps", "3",
-            "--batch-size", "4", "--out", str(tmp_path), "--name", "ddp", "--sample-every", "0",
-            "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu", *TINY["vae"]]
+    args = [
+        "train",
+        "--model",
+        "vae",
+        "--charset",
+        DATA["charset"],
+        "--size",
+        "16",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "ddp",
+        "--sample-every",
+        "0",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--accelerator",
+        "cpu",
+        *TINY["vae"],
+    ]
     proc = _cli(*args, env={"MASTER_PORT": "29517"})
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]

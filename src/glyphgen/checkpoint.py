@@ -57,7 +57,9 @@ def read_config(folder: str | Path) -> dict:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GlyphgenError(f"{path} is not valid JSON ({e.msg if hasattr(e, 'msg') else e}); re-export the model") from e
+        raise GlyphgenError(
+            f"{path} is not valid JSON ({e.msg if hasattr(e, 'msg') else e}); re-export the model"
+        ) from e
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise GlyphgenError(f"{path} has format version {version}; this glyphgen reads version {FORMAT_VERSION}")
@@ -87,4 +89,3 @@ def load(folder: str | Path, expect_family: str | None = None) -> tuple[Method, 
         raise GlyphgenError(f"{weights} does not fit the {family} network its config describes ({first})") from e
     # channels_last: ~2x faster 3x3 convolutions on CPU, and the layout the trainer's EMA weights sample in.
     return method.to(memory_format=torch.channels_last).eval(), meta
-

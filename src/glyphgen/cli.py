@@ -45,7 +45,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(cls=_Group, help="Glyph datasets: fonts, character sets, previews, cache.", context_settings=CONTEXT, no_args_is_help=True)
+data_app = typer.Typer(
+    cls=_Group,
+    help="Glyph datasets: fonts, character sets, previews, cache.",
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 
 
@@ -75,7 +80,9 @@ def data_fonts(lang: str = typer.Option("zh", help="Language the fonts must cove
         raise GlyphgenError(f"unknown language {lang!r}; choose zh, ja or all")
     fonts = discover_fonts(None if lang == "all" else lang)
     if not fonts:
-        raise GlyphgenError("no CJK font is installed; install one (e.g. apt-get install fonts-noto-cjk) or pass a font file")
+        raise GlyphgenError(
+            "no CJK font is installed; install one (e.g. apt-get install fonts-noto-cjk) or pass a font file"
+        )
     sets = {name: {ord(c) for c in get_charset(name)} for name in ("gb2312-1", "joyo")}
     typer.echo(f"{'font':44s} {'CJK':>7s} {'gb2312-1':>9s} {'joyo':>6s}  file")
     for f in fonts:
@@ -119,7 +126,10 @@ def data_build(data: DataConfig, cache: bool = typer.Option(True, help="Read and
     seconds = time.perf_counter() - t0
     c, h, w = glyphs.shape
     state = "cache hit" if glyphs.info["cache"]["hit"] else f"built in {seconds:.1f} s"
-    typer.echo(f"{len(glyphs):,d} glyphs of {len(glyphs.classes):,d} characters, {c}x{h}x{w}, {len(glyphs.style_names)} styles ({state})")
+    typer.echo(
+        f"{len(glyphs):,d} glyphs of {len(glyphs.classes):,d} characters, {c}x{h}x{w}, "
+        f"{len(glyphs.style_names)} styles ({state})"
+    )
     for name, counts in glyphs.info.get("fonts", {}).items():
         typer.echo(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if glyphs.info.get("not_in_kanjivg"):
@@ -174,7 +184,9 @@ def train_cmd(
     run_dir = run_dir if resume else runs.make_run_dir(cfg)
     t0 = time.perf_counter()
     module = runs.train(cfg, run_dir, resume=bool(resume))
-    typer.echo(f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s; run folder: {run_dir}")
+    typer.echo(
+        f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s; run folder: {run_dir}"
+    )
     typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png")
 
 
@@ -227,7 +239,9 @@ def export_cmd(
         (folder / (name + ".tmp")).replace(folder / name)
     if diffusers:
         method.to(memory_format=torch.contiguous_format).diffusers_pipeline().save_pretrained(folder / "diffusers")
-    typer.echo(f"exported {source} -> {folder}" + (f" (diffusers pipeline in {folder / 'diffusers'})" if diffusers else ""))
+    typer.echo(
+        f"exported {source} -> {folder}" + (f" (diffusers pipeline in {folder / 'diffusers'})" if diffusers else "")
+    )
 
 
 def main() -> None:

@@ -31,7 +31,9 @@ def _option_type(hint):
     return hint, None
 
 
-def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = (), given_only: bool = False):
+def dataclass_options(
+    cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = (), given_only: bool = False
+):
     """Decorator: expose every field of dataclass `cls` as an option; pass the built config as kwarg `name`.
 
     given_only: pass a dict of only the options the user typed instead (to layer them over a YAML file)."""
@@ -43,7 +45,9 @@ def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[s
         sig = inspect.signature(func)
         # Resolve string annotations (from __future__ import annotations) so typer sees real types, e.g. Context.
         resolved = typing.get_type_hints(func) if not hasattr(func, "__signature__") else {}
-        params = [p.replace(annotation=resolved.get(p.name, p.annotation)) for p in sig.parameters.values() if p.name != name]
+        params = [
+            p.replace(annotation=resolved.get(p.name, p.annotation)) for p in sig.parameters.values() if p.name != name
+        ]
         for f in fields:
             annotation, choices = _option_type(hints[f.name])
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -53,8 +57,14 @@ def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[s
             opt_name = "--" + f.name.replace("_", "-")
             decls = [f"{opt_name}/--no-{opt_name[2:]}"] if annotation is bool else [opt_name]
             metavar = f.name.rstrip("s").upper() if annotation is not bool else None
-            option = typer.Option(default, *decls, help=help_text, rich_help_panel=panel, show_default=True, metavar=metavar)
-            params.append(inspect.Parameter(f"_{name}__{f.name}", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+            option = typer.Option(
+                default, *decls, help=help_text, rich_help_panel=panel, show_default=True, metavar=metavar
+            )
+            params.append(
+                inspect.Parameter(
+                    f"_{name}__{f.name}", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+                )
+            )
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -65,7 +75,9 @@ def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[s
                 ctx = next(v for v in (*args, *kwargs.values()) if hasattr(v, "get_parameter_source"))
                 typed = ("COMMANDLINE", "ENVIRONMENT")
                 kwargs[name] = {
-                    k: v for k, v in values.items() if getattr(ctx.get_parameter_source(f"_{name}__{k}"), "name", "") in typed
+                    k: v
+                    for k, v in values.items()
+                    if getattr(ctx.get_parameter_source(f"_{name}__{k}"), "name", "") in typed
                 }
             else:
                 kwargs[name] = from_dict(cls, values)
@@ -79,5 +91,11 @@ def dataclass_options(cls, name: str, panel: str | None = None, exclude: tuple[s
 
 def _ordered(params):
     # Positional parameters first, then keyword-only, as inspect.Signature requires.
-    order = {inspect.Parameter.POSITIONAL_ONLY: 0, inspect.Parameter.POSITIONAL_OR_KEYWORD: 1, inspect.Parameter.VAR_POSITIONAL: 2, inspect.Parameter.KEYWORD_ONLY: 3, inspect.Parameter.VAR_KEYWORD: 4}
+    order = {
+        inspect.Parameter.POSITIONAL_ONLY: 0,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD: 1,
+        inspect.Parameter.VAR_POSITIONAL: 2,
+        inspect.Parameter.KEYWORD_ONLY: 3,
+        inspect.Parameter.VAR_KEYWORD: 4,
+    }
     return sorted(params, key=lambda p: order[p.kind])

@@ -90,10 +90,10 @@ class DataConfig:
     """What glyphs to render or load. Every field is part of the cache key."""
 
     source: DataSource = "kanjivg"  # where glyphs come from
-    charset: str = ""  # character set name (see `glyphgen data charsets`), a literal string, or @file.txt; "" = the source's own
+    charset: str = ""  # set name (`glyphgen data charsets`), literal characters, or @file.txt; "" = the source's own
     size: int = 64  # image side in pixels
-    fonts: list[str] = field(default_factory=list)  # font files ("f.ttc#1" picks a face) or installed family names; [] = the Regular face of every installed CJK family
-    placement: Literal["center", "em"] = "center"  # font glyphs: centre the ink box, or the original fixed em-box placement
+    fonts: list[str] = field(default_factory=list)  # font files ("f.ttc#1": face 1) or families; [] = CJK Regulars
+    placement: Literal["center", "em"] = "center"  # fonts: centre the ink box, or the original fixed em-box placement
     margin: float = 0.08  # blank border around centred glyphs, as a fraction of the size
     stroke_width: float = 3.0  # KanjiVG stroke width in KanjiVG units (the SVGs use 3 in a 109 box)
     variants: bool = False  # KanjiVG: also render the 4,959 variant forms (Kaisho, ...) as extra styles
@@ -144,7 +144,7 @@ class TrainConfig:
     batch_size: int = 32  # images per step (per device)
     conditional: bool = False  # feed character labels to families that can use them (ddpm, gan); cvae always does
     ema_decay: float = 0.999  # decay of the exponential moving average of the weights used for sampling
-    checkpoint_every: int = 500  # write checkpoints/last.ckpt and the EMA export every N steps (and on Ctrl-C / SIGTERM)
+    checkpoint_every: int = 500  # write checkpoints/last.ckpt and the EMA export every N steps, and on Ctrl-C/SIGTERM
     sample_every: int = 500  # write a sample grid every N steps (0 = only at the end)
     n_samples: int = 16  # images per sample grid
     log_every: int = 25  # append to metrics.jsonl every N steps

@@ -39,7 +39,10 @@ def labels_for(chars: str, meta: dict) -> torch.Tensor:
     unknown = [c for c in chars if c not in index]
     if unknown:
         shown = ", ".join(describe(c) for c in unknown[:5])
-        raise GlyphgenError(f"the model was not trained on {shown}{' …' if len(unknown) > 5 else ''}; it knows {len(classes)} characters")
+        raise GlyphgenError(
+            f"the model was not trained on {shown}{' …' if len(unknown) > 5 else ''}; "
+            f"it knows {len(classes)} characters"
+        )
     return torch.tensor([index[c] for c in chars])
 
 
@@ -59,7 +62,9 @@ def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **o
     if method.family not in SAMPLER_FAMILIES:
         given = [k for k in ("sampler", "steps", "guidance") if options.get(k) is not None]
         if given:
-            raise GlyphgenError(f"--{given[0]} does not apply to {method.family} models (only to {', '.join(SAMPLER_FAMILIES)})")
+            raise GlyphgenError(
+                f"--{given[0]} does not apply to {method.family} models (only to {', '.join(SAMPLER_FAMILIES)})"
+            )
     options = {k: v for k, v in options.items() if v is not None}
     seeds = [seed + k for k in range(n)]
     with torch.no_grad():

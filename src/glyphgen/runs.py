@@ -30,7 +30,12 @@ class RunConfig:
     method: object  # the family's config dataclass
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "data": asdict(self.data), "train": asdict(self.train), self.model: asdict(self.method)}
+        return {
+            "model": self.model,
+            "data": asdict(self.data),
+            "train": asdict(self.train),
+            self.model: asdict(self.method),
+        }
 
 
 def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, method_args: list[str]) -> RunConfig:
@@ -38,14 +43,20 @@ def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, m
     base = load_yaml(yaml_path) if yaml_path else {}
     model = model or base.get("model")
     if not model:
-        raise GlyphgenError("no model family given; pass --model (one of " + ", ".join(FAMILIES) + ") or set model: in --config")
+        raise GlyphgenError(
+            "no model family given; pass --model (one of " + ", ".join(FAMILIES) + ") or set model: in --config"
+        )
     cls = get_family(model)
     extra = set(base) - {"model", "data", "train", model}
     if extra:
-        raise GlyphgenError(f"unknown section(s) {', '.join(sorted(extra))} in {yaml_path}; allowed: model, data, train, {model}")
+        raise GlyphgenError(
+            f"unknown section(s) {', '.join(sorted(extra))} in {yaml_path}; allowed: model, data, train, {model}"
+        )
     data_cfg = from_dict(DataConfig, {**(base.get("data") or {}), **data})
     train_cfg = from_dict(TrainConfig, {**(base.get("train") or {}), **train})
-    method_cfg = from_dict(cls.config_class, {**(base.get(model) or {}), **parse_method_args(cls.config_class, model, method_args)})
+    method_cfg = from_dict(
+        cls.config_class, {**(base.get(model) or {}), **parse_method_args(cls.config_class, model, method_args)}
+    )
     return RunConfig(model, data_cfg, train_cfg, method_cfg)
 
 
@@ -133,7 +144,9 @@ def make_run_dir(cfg: RunConfig) -> Path:
     name = cfg.train.name or f"{cfg.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     run_dir = Path(cfg.train.out) / name
     if (run_dir / "checkpoints" / "last.ckpt").exists():
-        raise GlyphgenError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} or pick another --name")
+        raise GlyphgenError(
+            f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} or pick another --name"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -166,5 +179,12 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
     torch.manual_seed(cfg.train.seed)
     method = cls(cfg.method, glyphs.shape, num_classes)
     meta = {"data": asdict(cfg.data), "train": asdict(cfg.train)}
-    return fit(method, glyphs, cfg.train, run_dir, resume=run_dir / "checkpoints" / "last.ckpt" if resume else None,
-               use_labels=wants_labels, meta=meta)
+    return fit(
+        method,
+        glyphs,
+        cfg.train,
+        run_dir,
+        resume=run_dir / "checkpoints" / "last.ckpt" if resume else None,
+        use_labels=wants_labels,
+        meta=meta,
+    )

@@ -44,8 +44,15 @@ class _Steps(torch.utils.data.IterableDataset):
 class GlyphModule(L.LightningModule):
     """Adapter: a `Method` + in-memory glyphs + EMA, trained with manual optimisation."""
 
-    def __init__(self, method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, use_labels: bool,
-                 meta: dict | None = None):
+    def __init__(
+        self,
+        method: Method,
+        glyphs: GlyphSet,
+        train_cfg,
+        run_dir: Path | None,
+        use_labels: bool,
+        meta: dict | None = None,
+    ):
         super().__init__()
         self.automatic_optimization = False
         self.method = method
@@ -59,7 +66,9 @@ class GlyphModule(L.LightningModule):
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # optimiser steps done (checkpointed)
         self.augment_cfg = AugmentConfig(
-            rotate=train_cfg.augment_rotate, translate=train_cfg.augment_translate, scale=train_cfg.augment_scale,
+            rotate=train_cfg.augment_rotate,
+            translate=train_cfg.augment_translate,
+            scale=train_cfg.augment_scale,
             hflip=train_cfg.hflip,
         )
         self.batch_gen = torch.Generator()
@@ -94,7 +103,7 @@ class GlyphModule(L.LightningModule):
         losses, logs = self.method.loss(x, y, step)
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        for name, opt in zip(self.group_names, optimizers):
+        for name, opt in zip(self.group_names, optimizers, strict=True):
             if name not in losses:
                 continue
             opt.zero_grad(set_to_none=True)
@@ -120,8 +129,13 @@ class GlyphModule(L.LightningModule):
                 pass
         if self.trainer.is_global_zero:
             self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
-            self._bar = tqdm(total=self.cfg.steps, initial=int(self.step), desc=f"train {self.method.family}",
-                             unit="step", dynamic_ncols=True)
+            self._bar = tqdm(
+                total=self.cfg.steps,
+                initial=int(self.step),
+                desc=f"train {self.method.family}",
+                unit="step",
+                dynamic_ncols=True,
+            )
         if int(self.step) >= self.cfg.steps:
             self.trainer.should_stop = True
 
@@ -137,7 +151,11 @@ class GlyphModule(L.LightningModule):
         if self.trainer.is_global_zero and (step % self.cfg.log_every == 0 or done):
             now = time.perf_counter()
             steps_since = step % self.cfg.log_every or self.cfg.log_every
-            record = {"step": step, **logs, "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2)}
+            record = {
+                "step": step,
+                **logs,
+                "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2),
+            }
             self._t_last = now
             if self._metrics:
                 self._metrics.write(json.dumps(record) + "\n")
@@ -157,8 +175,12 @@ class GlyphModule(L.LightningModule):
         if self.trainer.is_global_zero:
             from glyphgen.checkpoint import export
 
-            export(self.ema.module, self.run_dir / "model", self.classes if self.method.num_classes else None,
-                   extra={**self.meta, "step": step, "run": self.run_dir.name})
+            export(
+                self.ema.module,
+                self.run_dir / "model",
+                self.classes if self.method.num_classes else None,
+                extra={**self.meta, "step": step, "run": self.run_dir.name},
+            )
 
     def write_samples(self, step: int):
         if self.run_dir is None or not self.trainer.is_global_zero:
@@ -249,8 +271,16 @@ def _quiet_lightning():
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
-def fit(method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, *, resume: Path | None = None,
-        use_labels: bool = False, meta: dict | None = None) -> GlyphModule:
+def fit(
+    method: Method,
+    glyphs: GlyphSet,
+    train_cfg,
+    run_dir: Path | None,
+    *,
+    resume: Path | None = None,
+    use_labels: bool = False,
+    meta: dict | None = None,
+) -> GlyphModule:
     """Train `method` on `glyphs` for `train_cfg.steps` steps (continuing from `resume`, a last.ckpt)."""
     _quiet_lightning()
     torch.manual_seed(train_cfg.seed)
@@ -279,5 +309,7 @@ def fit(method: Method, glyphs: GlyphSet, train_cfg, run_dir: Path | None, *, re
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir) if run_dir else None,
     )
-    trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)  # a checkpoint never runs code on load
+    trainer.fit(
+        module, ckpt_path=str(resume) if resume else None, weights_only=True
+    )  # a checkpoint never runs code on load
     return module

@@ -55,7 +55,9 @@ def test_font_set_has_a_style_per_font_and_never_a_missing_glyph():
 
 def test_font_without_any_requested_glyph_is_an_error():
     with pytest.raises(GlyphgenError):
-        dataset.build(DataConfig(source="font", fonts=["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"], charset="永字"))
+        dataset.build(
+            DataConfig(source="font", fonts=["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"], charset="永字")
+        )
 
 
 def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
@@ -67,8 +69,10 @@ def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
     assert second.info["cache"]["hit"]
     np.testing.assert_array_equal(first.images, second.images)
     # any option that changes the pixels changes the key
-    for changed in (DataConfig(source="kanjivg", charset="永字", size=16, stroke_width=5.0),
-                    DataConfig(source="kanjivg", charset="永字", size=24)):
+    for changed in (
+        DataConfig(source="kanjivg", charset="永字", size=16, stroke_width=5.0),
+        DataConfig(source="kanjivg", charset="永字", size=24),
+    ):
         assert dataset.cache_key(changed) != dataset.cache_key(cfg)
         assert not dataset.load(changed).info["cache"]["hit"]
     assert len(list(tmp_path.glob("*.npz"))) == 3

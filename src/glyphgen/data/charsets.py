@@ -9,7 +9,8 @@ Names (`glyphgen data charsets` lists them with their sizes):
     alnum36   0-9 A-Z (36, the handwriting model's classes: MNIST digits + A-Z letters)
 Anything else is taken literally ("永字八法"), or read from a UTF-8 file with "@path/to/chars.txt" (whitespace and
 lines starting with # ignored). A plain ASCII word such as "gb2312" is read as a set name, so a typo is an error
-rather than a set of letters; give ASCII characters literally with a leading "=" ("=Hello123"). Duplicates are dropped, first occurrence kept, so labels are stable.
+rather than a set of letters; give ASCII characters literally with a leading "=" ("=Hello123"). Duplicates are
+dropped, first occurrence kept, so labels are stable.
 """
 
 from __future__ import annotations

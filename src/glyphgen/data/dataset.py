@@ -123,7 +123,11 @@ def _build_kanjivg(cfg: DataConfig, progress: bool) -> GlyphSet:
     styles += [0] * len(kept)
     for copy in range(1, cfg.augment_copies + 1):
         images, kept = render_chars(
-            chars, jitter=cfg.jitter, width_jitter=cfg.width_jitter, seed=cfg.seed * 1000 + copy, progress=progress,
+            chars,
+            jitter=cfg.jitter,
+            width_jitter=cfg.width_jitter,
+            seed=cfg.seed * 1000 + copy,
+            progress=progress,
             **common,
         )
         style_names.append(f"kanjivg-jitter{copy}")
@@ -152,9 +156,13 @@ def _font_specs(cfg: DataConfig, parse_font) -> list:
     # One face per design: the Regular face of each proportional family (Noto CJK alone installs 80+ weights and
     # mono variants, which would multiply the set without adding much variety).
     fonts = discover_fonts("zh") or discover_fonts("ja")
-    found = [f.spec for f in fonts if f.style in ("Regular", "Book") and "Mono" not in f.family] or [f.spec for f in fonts]
+    found = [f.spec for f in fonts if f.style in ("Regular", "Book") and "Mono" not in f.family] or [
+        f.spec for f in fonts
+    ]
     if not found:
-        raise GlyphgenError("no CJK font is installed; install one (e.g. apt-get install fonts-noto-cjk) or pass --font FILE")
+        raise GlyphgenError(
+            "no CJK font is installed; install one (e.g. apt-get install fonts-noto-cjk) or pass --font FILE"
+        )
     return found
 
 

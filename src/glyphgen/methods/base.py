@@ -25,7 +25,7 @@ class MethodConfig:
     """Fields shared by every family; each family's config subclasses this."""
 
     lr: float = 1e-3  # Adam learning rate
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # Adam weight decay (L2)
 
 
 class Method(nn.Module):
@@ -62,6 +62,8 @@ def generators(seeds: list[int]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
-def randn_per_image(gens: list[torch.Generator], shape: tuple[int, ...], device=None, dtype=torch.float32) -> torch.Tensor:
+def randn_per_image(
+    gens: list[torch.Generator], shape: tuple[int, ...], device=None, dtype=torch.float32
+) -> torch.Tensor:
     """(N, *shape) standard normal noise, row k from gens[k] (advances each generator)."""
     return torch.stack([torch.randn(shape, generator=g, dtype=dtype) for g in gens]).to(device)

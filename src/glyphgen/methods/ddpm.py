@@ -71,7 +71,7 @@ class DDPMConfig(MethodConfig):
         if self.min_snr_gamma < 0:
             raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
         if not 1 <= self.sample_steps <= self.timesteps:
-            raise GlyphgenError(f"sample_steps = {self.sample_steps} is out of range; use 1 to timesteps = {self.timesteps}")
+            raise GlyphgenError(f"sample_steps = {self.sample_steps} is out of range; use 1 to {self.timesteps}")
 
 
 def noise_scheduler(config: DDPMConfig):
