@@ -118,3 +118,30 @@ def test_every_config_field_is_documented():
     for cls in (DataConfig, TrainConfig, *(get_family(f).config_class for f in FAMILIES)):
         missing = set(cls.__dataclass_fields__) - set(field_docs(cls))
         assert not missing, f"{cls.__name__}: {sorted(missing)}"
+
+
+def test_train_dry_run_resolves_yaml_and_command_line(tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: ddpm\ndata: {size: 32}\ntrain: {steps: 50}\nddpm: {prediction: eps, lr: 0.001}\n")
+    result = run("train", "--config", str(cfg), "--steps", "70", "--dry-run", "--prediction", "v")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "model: ddpm" in out and "size: 32" in out and "steps: 70" in out
+    assert "prediction: v" in out and "lr: 0.001" in out  # CLI beats YAML, YAML beats defaults
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("train", "--model", "vae", "--prediction", "v", "--dry-run"), "does not apply to the vae family"),
+        (("train", "--model", "flow", "--dry-run"), "unknown model family"),
+        (("train", "--model", "ddpm", "--sampler", "euler", "--dry-run"), "one of"),
+        (("train", "--resume", "/nonexistent/run"), "no checkpoints/last.ckpt"),
+        (("sample", "/nonexistent/model"), "model not found"),
+    ],
+)
+def test_train_and_sample_bad_input(args, needle):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and needle in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -172,6 +172,8 @@ def train_cmd(
     from glyphgen import runs
 
     if resume:
+        if data or config or model or ctx.args:
+            raise GlyphgenError("a resumed run keeps its data and model options; only training options may change")
         run_dir = runs.find_resume(resume, train.get("out", "runs"))
         cfg = runs.resolve(None, str(run_dir / "config.yaml"), data, train, ctx.args)
     else:
