@@ -154,6 +154,7 @@ class TrainConfig:
     augment_scale: float = 0.0  # random zoom, max relative change
     hflip: bool = False  # mirror half the batch; off by default because a mirrored character is not a character
     channels_last: bool = True  # NHWC memory format: ~2x faster 3x3 convolutions on CPU
+    threads: int = 0  # CPU threads for torch (0 = torch's default); small-channel models (dream) run fastest on 1
     devices: str = "1"  # Lightning devices: a count, "auto", or a list like "0,1"
     num_nodes: int = 1  # machines for multi-node training
     strategy: str = "auto"  # Lightning strategy: auto, ddp, ddp_spawn, ...

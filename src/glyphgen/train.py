@@ -283,6 +283,8 @@ def fit(
 ) -> GlyphModule:
     """Train `method` on `glyphs` for `train_cfg.steps` steps (continuing from `resume`, a last.ckpt)."""
     _quiet_lightning()
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
     torch.manual_seed(train_cfg.seed)
     if train_cfg.channels_last:
         method = method.to(memory_format=torch.channels_last)
