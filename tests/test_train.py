@@ -137,31 +137,14 @@ def _cli(*args, env=None, **kw):
     )
 
 
+def _train_args(tmp_path, name: str, steps: int, *extra: str) -> list[str]:
+    """`glyphgen train` arguments for a tiny vae on the test glyphs, run folder tmp_path/name."""
+    fixed = f"train --model vae --size 16 --batch-size 4 --sample-every 0 --steps {steps} --name {name}".split()
+    return [*fixed, "--charset", DATA["charset"], "--out", str(tmp_path), *extra, *TINY["vae"]]
+
+
 def test_sigterm_checkpoints_then_resume_finishes(tmp_path):
-    args = [
-        "train",
-        "--model",
-        "vae",
-        "--charset",
-        DATA["charset"],
-        "--size",
-        "16",
-        "--steps",
-        "100000",
-        "--batch-size",
-        "4",
-        "--out",
-        str(tmp_path),
-        "--name",
-        "sig",
-        "--checkpoint-every",
-        "100000",
-        "--sample-every",
-        "0",
-        "--log-every",
-        "1",
-        *TINY["vae"],
-    ]
+    args = _train_args(tmp_path, "sig", 100000, "--checkpoint-every", "100000", "--log-every", "1")
     proc = _cli(*args)
     metrics = tmp_path / "sig" / "metrics.jsonl"
     deadline = time.time() + 120
@@ -181,32 +164,7 @@ def test_sigterm_checkpoints_then_resume_finishes(tmp_path):
 
 
 def test_two_process_ddp_on_cpu(tmp_path):
-    args = [
-        "train",
-        "--model",
-        "vae",
-        "--charset",
-        DATA["charset"],
-        "--size",
-        "16",
-        "--steps",
-        "3",
-        "--batch-size",
-        "4",
-        "--out",
-        str(tmp_path),
-        "--name",
-        "ddp",
-        "--sample-every",
-        "0",
-        "--devices",
-        "2",
-        "--strategy",
-        "ddp",
-        "--accelerator",
-        "cpu",
-        *TINY["vae"],
-    ]
+    args = _train_args(tmp_path, "ddp", 3, "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu")
     proc = _cli(*args, env={"MASTER_PORT": "29517"})
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]

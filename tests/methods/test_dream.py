@@ -43,15 +43,6 @@ def count_passes(net) -> list[int]:
     return calls
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models gain nothing from a second thread, and on an oversubscribed CPU every OpenMP barrier waits
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def reference_step(net, x, kT, noise, weight_reg=1.0) -> torch.Tensor:
     """The original training step written plainly: NCHW, image += noise * kT on every pass (also kT = 0)."""
     target = 1 - x  # the original's black-on-white polarity
