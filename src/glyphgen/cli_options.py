@@ -15,7 +15,7 @@ from typing import Literal
 
 import typer
 
-from glyphgen.config import field_docs, from_dict
+from glyphgen.config import field_docs, from_dict, is_union
 
 
 def _option_type(hint):
@@ -25,7 +25,7 @@ def _option_type(hint):
         return str, typing.get_args(hint)
     if origin in (list, typing.List):  # noqa: UP006
         return list[typing.get_args(hint)[0]], None
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if is_union(hint):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return _option_type(args[0])
     return hint, None

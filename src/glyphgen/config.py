@@ -8,6 +8,7 @@ config saved beside every dataset cache and model. An unknown key or a value out
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,15 @@ def check_choices(cfg) -> None:
             raise GlyphgenError(f"{type(cfg).__name__}.{f.name} = {value!r} is not allowed; choose one of {choices}")
 
 
+def is_union(hint) -> bool:
+    """`X | Y` or `Optional[X]`."""
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
 def _literal_values(hint) -> tuple | None:
     if typing.get_origin(hint) is Literal:
         return typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if is_union(hint):
         values = []
         for arg in typing.get_args(hint):
             if arg is type(None):

@@ -17,7 +17,7 @@ import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from glyphgen.config import DataConfig, TrainConfig, dump_yaml, from_dict, load_yaml
+from glyphgen.config import DataConfig, TrainConfig, dump_yaml, from_dict, is_union, load_yaml
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods import FAMILIES, get_family
 
@@ -109,7 +109,7 @@ def _convert(value: str, hint, name: str):
         if origin in (tuple, list):
             (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis} or {str}
             return origin(item(v) for v in value.replace(",", " ").split())
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if is_union(hint):
             for arg in typing.get_args(hint):
                 if arg is type(None):
                     if value.lower() in ("none", "null", ""):
