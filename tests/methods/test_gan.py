@@ -109,3 +109,28 @@ def test_user_errors():
         tiny().sample([0], labels=torch.tensor([1]))
     with pytest.raises(GlyphgenError):
         tiny(num_classes=3).sample([0], labels=torch.tensor([3]))
+
+
+def test_minibatch_stddev_sees_collapse():
+    from glyphgen.models.gan import minibatch_stddev
+
+    diverse = torch.randn(8, 3, 4, 4)
+    collapsed = diverse[:1].expand(8, 3, 4, 4)
+    out = minibatch_stddev(diverse, 4)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], diverse)
+    assert out[:, 3].min() > 0.3  # std of unit normals across groups of 4
+    assert minibatch_stddev(collapsed, 4)[:, 3].max() < 1e-6  # identical images: nothing to tell apart
+    assert minibatch_stddev(torch.randn(6, 3, 4, 4), 4).shape == (6, 4, 4, 4)  # 4 does not divide 6: one group
+
+
+def test_minibatch_stddev_discriminator_trains():
+    model = tiny(mbstd_group=2)
+    opts = adams(model)
+    x = glyphs(4)
+    losses, _ = model.loss(x, None, 0)
+    losses["d"].backward()
+    opts["d"].step()
+    d = model.discriminator
+    assert d.last.conv1.in_channels == d.blocks[-1].conv2.out_channels + 1  # features + the stddev channel
+    with pytest.raises(GlyphgenError, match="mbstd_group"):
+        GANConfig(mbstd_group=-1)

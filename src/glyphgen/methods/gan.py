@@ -13,6 +13,11 @@ Gradient penalty (`penalty`): "r1" = gp_weight / 2 * E||grad_x D(x)||^2 on real 
 "interpolated" = gp_weight * E(||grad D(x^)|| - 1)^2 at random points between real and fake (WGAN-GP, Gulrajani
 et al., 2017); "auto" (default) picks R1 for hinge and bce and the interpolated penalty for wgan.
 
+Minibatch stddev (`mbstd_group`, on by default): D also sees the spread of its features across small groups of
+images (Karras et al., 2018), so a generator that maps every z to one glyph is caught; in a 1,500-step CPU run on
+jōyō kanji at 32 px GANji's plain D let G collapse to one pattern for every seed (pixel std across 16 seeds 0.06),
+with it the samples stay distinct (0.14).
+
 Step schedule: the trainer calls `loss` once per batch. Steps run in cycles of d_steps + 1: the first d_steps return
 only {"d": ...}, the last returns only {"g": ...}, so each G step follows exactly d_steps D steps. Returning one
 group at a time means a loss is never computed through weights another optimiser has since changed in place.
@@ -46,13 +51,14 @@ class GANConfig(MethodConfig):
     d_steps: int = 5  # discriminator steps per generator step
     g_betas: tuple[float, float] = (0.0, 0.99)  # Adam betas of the generator
     d_betas: tuple[float, float] = (0.9, 0.999)  # Adam betas of the discriminator (GANji sets only G's)
+    mbstd_group: int = 4  # minibatch-stddev channel in D over groups of this many images (ProGAN); 0 = GANji's D
 
     def __post_init__(self):
         check_choices(self)
         if self.d_steps < 1:
             raise GlyphgenError(f"d_steps {self.d_steps} must be >= 1")
-        if self.gp_weight < 0 or self.latent < 1 or self.base_width < 1:
-            raise GlyphgenError("gp_weight must be >= 0, latent and base_width positive")
+        if self.gp_weight < 0 or self.mbstd_group < 0 or self.latent < 1 or self.base_width < 1:
+            raise GlyphgenError("gp_weight and mbstd_group must be >= 0, latent and base_width positive")
         self.g_betas, self.d_betas = tuple(self.g_betas), tuple(self.d_betas)  # YAML gives lists
 
 
@@ -65,7 +71,7 @@ class GAN(Method):
         size = check_square_power_of_two(self.image_shape, "gan")
         c = self.image_shape[0]
         self.generator = Generator(config.latent, config.base_width, size, c, num_classes)
-        self.discriminator = Discriminator(config.base_width, size, c, num_classes)
+        self.discriminator = Discriminator(config.base_width, size, c, num_classes, config.mbstd_group)
 
     def param_groups(self):
         return {"g": list(self.generator.parameters()), "d": list(self.discriminator.parameters())}

@@ -106,25 +106,50 @@ class DBlock(nn.Module):
         return h + self.skip(skip)
 
 
-class Discriminator(nn.Module):
-    """(x (B, C, S, S) in [-1, 1], y (B,) or None) -> (B,) real-vs-fake scores (unbounded logits)."""
+def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
+    """Append one channel: the feature std across groups of `group` images (Karras et al., 2018, ProGAN).
 
-    def __init__(self, base_width: int = 64, image_size: int = 64, channels: int = 1, num_classes: int = 0):
+    A generator that collapses to one glyph gives its groups near-zero std, which real batches never have, so the
+    critic can see collapse and punish it. The batch is split into groups of min(group, B) (B must divide evenly;
+    otherwise the whole batch is one group).
+    """
+    b, c, h, w = x.shape
+    g = min(group, b) if b % min(group, b) == 0 else b
+    std = x.view(g, b // g, c, h, w).std(dim=0, unbiased=False).add(1e-8)  # (B/g, C, H, W) per position
+    stat = std.mean(dim=(1, 2, 3)).view(1, b // g, 1, 1, 1).expand(g, b // g, 1, h, w).reshape(b, 1, h, w)
+    return torch.cat([x, stat], dim=1)
+
+
+class Discriminator(nn.Module):
+    """(x (B, C, S, S) in [-1, 1], y (B,) or None) -> (B,) real-vs-fake scores (unbounded logits).
+
+    mbstd_group > 0 adds the minibatch-stddev channel before the last (4x4) block.
+    """
+
+    def __init__(
+        self, base_width: int = 64, image_size: int = 64, channels: int = 1, num_classes: int = 0, mbstd_group: int = 0
+    ):
         super().__init__()
         n_down = _halvings(image_size)
         widths = [base_width * min(2**i, 8) for i in range(n_down + 1)]  # 64 px: 64, 128, 256, 512, 512
         ins = [channels, *widths[:-1]]
+        self.mbstd_group = mbstd_group
+        if mbstd_group:
+            ins[-1] += 1
         # n_down blocks halve down to 4x4; the last one keeps 4x4.
-        self.blocks = nn.Sequential(
-            *[DBlock(a, b, down=i < n_down, first=i == 0) for i, (a, b) in enumerate(zip(ins, widths, strict=True))]
-        )
+        blocks = [DBlock(a, b, down=i < n_down, first=i == 0) for i, (a, b) in enumerate(zip(ins, widths, strict=True))]
+        self.blocks = nn.Sequential(*blocks[:-1])
+        self.last = blocks[-1]
         self.linear = nn.Linear(widths[-1], 1)
         self.embed = nn.Embedding(num_classes, widths[-1]) if num_classes > 0 else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=0.02)  # start close to the unconditional critic
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.leaky_relu(self.blocks(x), 0.2).sum(dim=(2, 3))  # (B, 8 * base_width) global sum pooling
+        h = self.blocks(x)
+        if self.mbstd_group:
+            h = minibatch_stddev(h, self.mbstd_group)
+        h = F.leaky_relu(self.last(h), 0.2).sum(dim=(2, 3))  # (B, 8 * base_width) global sum pooling
         score = self.linear(h).squeeze(1)
         if self.embed is not None and y is not None:
             score = score + (self.embed(y) * h).sum(dim=1)  # projection term <embed(y), phi(x)>
