@@ -65,6 +65,8 @@ class GlyphModule(L.LightningModule):
         self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # optimiser steps done (checkpointed)
+        # wall-clock seconds spent training, summed over resumes (checkpointed; model cards report it)
+        self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
         self.augment_cfg = AugmentConfig(
             rotate=train_cfg.augment_rotate,
             translate=train_cfg.augment_translate,
@@ -120,7 +122,7 @@ class GlyphModule(L.LightningModule):
     def on_train_start(self):
         if self._restored_rng is not None:
             _set_rng_state(self._restored_rng)
-        self._t_last = time.perf_counter()
+        self._t_last = self._t_step = time.perf_counter()
         self._previous_handlers = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -143,18 +145,21 @@ class GlyphModule(L.LightningModule):
         self._stop_signal = signum
 
     def _after_step(self, step: int, logs: dict):
+        now = time.perf_counter()
+        self.train_seconds += now - self._t_step
+        self._t_step = now
         done = step >= self.cfg.steps
         stop = self._stop_signal is not None
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
         if self.trainer.is_global_zero and (step % self.cfg.log_every == 0 or done):
-            now = time.perf_counter()
             steps_since = step % self.cfg.log_every or self.cfg.log_every
             record = {
                 "step": step,
                 **logs,
                 "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2),
+                "elapsed_s": round(float(self.train_seconds), 1),
             }
             self._t_last = now
             if self._metrics:
@@ -179,7 +184,12 @@ class GlyphModule(L.LightningModule):
                 self.ema.module,
                 self.run_dir / "model",
                 self.classes if self.method.num_classes else None,
-                extra={**self.meta, "step": step, "run": self.run_dir.name},
+                extra={
+                    **self.meta,
+                    "step": step,
+                    "run": self.run_dir.name,
+                    "train_seconds": round(float(self.train_seconds), 1),
+                },
             )
 
     def write_samples(self, step: int):
