@@ -127,6 +127,15 @@ def test_method_options_are_typed_and_checked():
 
     cfg = runs.parse_method_args(get_family("vae").config_class, "vae", ["--latent", "12", "--beta=0.5"])
     assert cfg == {"latent": 12, "beta": 0.5}
+    dream = get_family("dream").config_class
+    for args, expect in (
+        (["--faithful", "false", "--levels", "3"], {"faithful": False, "levels": 3}),
+        (["--faithful=no"], {"faithful": False}),
+        (["--no-faithful"], {"faithful": False}),
+        (["--faithful", "--levels", "3"], {"faithful": True, "levels": 3}),
+        (["--faithful"], {"faithful": True}),
+    ):
+        assert runs.parse_method_args(dream, "dream", args) == expect, args
     with pytest.raises(GlyphgenError, match="does not apply to the vae family"):
         runs.parse_method_args(get_family("vae").config_class, "vae", ["--prediction", "v"])
     with pytest.raises(GlyphgenError, match="cannot read"):

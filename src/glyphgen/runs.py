@@ -81,9 +81,14 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
             values[key[3:]] = False
             i += 1
             continue
-        if hints[key] is bool and not value:
-            values[key] = True
-            i += 1
+        if hints[key] is bool and not value:  # --flag, --flag false, --no-flag
+            following = args[i + 1].lower() if i + 1 < len(args) else ""
+            if following in _BOOL_WORDS:
+                values[key] = following in _BOOL_WORDS[:4]
+                i += 2
+            else:
+                values[key] = True
+                i += 1
             continue
         if not value:
             if i + 1 >= len(args):
@@ -95,14 +100,15 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
     return values
 
 
+_BOOL_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")  # the first four mean True
+
+
 def _convert(value: str, hint, name: str):
     origin = typing.get_origin(hint)
     try:
         if hint is bool:
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
+            if value.lower() in _BOOL_WORDS:
+                return value.lower() in _BOOL_WORDS[:4]
             raise ValueError(value)
         if hint in (int, float, str):
             return hint(value)
