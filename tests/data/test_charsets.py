@@ -45,3 +45,9 @@ def test_missing_charset_file():
 
 def test_every_named_set_is_listed():
     assert {"seed", "gb2312-1", "joyo", "kanjivg", "latin"} <= set(NAMED)
+
+
+def test_kanji_is_kanjivg_without_kana_letters_or_symbols():
+    kanji, everything = get_charset("kanji"), set(get_charset("kanjivg"))
+    assert 6000 < len(kanji) < len(everything) and set(kanji) <= everything
+    assert "永" in kanji and "あ" not in kanji and "A" not in kanji and "7" not in kanji and "、" not in kanji

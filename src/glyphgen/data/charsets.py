@@ -4,7 +4,8 @@ Names (`glyphgen data charsets` lists them with their sizes):
     seed      U+4E00..U+9FFF with Unicode category Lo (the original dream model's set; 20,992 on Python 3.11)
     gb2312-1  GB2312 level 1, the 3,755 common simplified hanzi (decoded from the GB2312 codec's rows 16-55)
     joyo      the 2,136 jōyō kanji (2010 list, shipped as package data)
-    kanjivg   every character KanjiVG has a base stroke file for
+    kanjivg   every character KanjiVG has a base stroke file for (kanji, kana, Latin letters, digits, punctuation)
+    kanji     KanjiVG's CJK ideographs only: the kanji of `kanjivg`, without kana, Latin letters and symbols
     latin     A-Z a-z 0-9 (62)        upper  A-Z        lower  a-z        digits  0-9
     alnum36   0-9 A-Z (36, the handwriting model's classes: MNIST digits + A-Z letters)
 Anything else is taken literally ("永字八法"), or read from a UTF-8 file with "@path/to/chars.txt" (whitespace and
@@ -58,11 +59,16 @@ def _kanjivg() -> list[str]:
     return kanjivg_chars()
 
 
+def _kanji() -> list[str]:
+    return [c for c in _kanjivg() if unicodedata.name(c, "").startswith("CJK ")]  # unified + compatibility ideographs
+
+
 NAMED = {
     "seed": (_seed, "U+4E00-U+9FFF, category Lo (the original dream model's set)"),
     "gb2312-1": (_gb2312_level1, "GB2312 level 1: common simplified hanzi"),
     "joyo": (lambda: _read_list("joyo.txt"), "jōyō kanji (2010)"),
     "kanjivg": (_kanjivg, "characters with KanjiVG stroke data"),
+    "kanji": (_kanji, "the CJK ideographs of kanjivg (no kana, letters or symbols)"),
     "latin": (lambda: list(string.ascii_uppercase + string.ascii_lowercase + string.digits), "A-Z a-z 0-9"),
     "upper": (lambda: list(string.ascii_uppercase), "A-Z"),
     "lower": (lambda: list(string.ascii_lowercase), "a-z"),
