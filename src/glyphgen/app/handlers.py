@@ -1,0 +1,430 @@
+"""What the web app and its HTTP API do, as plain Python: generate, write text, write in a drawn style, watch a dream.
+
+Each action takes a model name (from the `Library`) and plain values, checks them against the app's `Limits`, runs
+the model and returns pictures (PIL images to show, PNG/GIF/zip files to download) and notes for the user. Nothing
+here imports Gradio: the UI (`glyphgen.app.ui`) only lays these functions out and turns `GlyphgenError` into a
+message. Image k of a request uses seed + k, as everywhere in glyphgen.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from glyphgen.app.library import Library
+from glyphgen.app.sketch import frame_all
+from glyphgen.data.charsets import describe
+from glyphgen.errors import GlyphgenError
+from glyphgen.images import grid, to_pil, to_uint8
+
+DIFFUSION = ("ddpm",)  # families with a sampler, sampling steps and (when conditional) guidance
+DREAMERS = ("dream", "ddpm")  # families with a noise trajectory to watch
+STYLE = ("cvae",)  # families that encode a drawn style
+MAX_SEED = 2**31 - 1
+COLUMNS = 16  # written text wraps after this many characters
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request caps, so one request cannot hold the (shared, CPU-only) server for minutes."""
+
+    images: int = 64  # images per request (characters written, glyphs generated)
+    steps: int = 250  # diffusion sampling steps
+    cycles: int = 40  # dream cycles (each 2 * kT_steps network passes)
+    text: int = 200  # characters typed, spaces and line breaks included
+    frames: int = 48  # frames of a dream animation
+    drawings: int = 5  # canvases read for a style
+    guidance: float = 20.0  # classifier-free guidance scale
+    randomness: float = 3.0  # style randomness (multiples of the style's standard deviation)
+    upload: str = "2mb"  # largest file a client may upload (Gradio's max_file_size)
+
+
+@dataclass
+class Pictures:
+    """What an action returns: a picture to show (and its PNG), files to download and notes (warnings) for the user.
+
+    Pictures go out as files written once, never rewritten: two requests with the same answer must not overwrite a
+    file another client is still downloading.
+    """
+
+    image: Image.Image
+    shown: Path  # `image` as a PNG file
+    files: list[Path]
+    notes: list[str] = field(default_factory=list)
+    animation: Path | None = None  # dream: the GIF
+    framed: Path | None = None  # style: the drawings as the model sees them (PNG)
+    recognised: list[dict[str, float] | None] = field(default_factory=list)  # style: top guesses per canvas
+
+    @property
+    def message(self) -> str:
+        return " ".join(self.notes)
+
+
+class Handlers:
+    """The app's actions over one `Library` of models; outputs go to folders under `out` (old ones pruned)."""
+
+    def __init__(self, library: Library, limits: Limits | None = None, out: str | Path | None = None):
+        self.library = library
+        self.limits = limits or Limits()
+        self.out = Path(out) if out else Path(tempfile.mkdtemp(prefix="glyphgen-app-"))
+        self.keep_seconds = 3600.0
+
+    # ---- models ----------------------------------------------------------------------------------------------
+
+    def models(self) -> list[dict]:
+        """Every model the app serves: name, family, image shape, characters (conditional models)."""
+        return [
+            {
+                "name": e.name,
+                "family": e.family,
+                "image_shape": list(e.meta["image_shape"]),
+                "conditional": e.conditional,
+                "characters": "".join(e.classes) if all(len(c) == 1 for c in e.classes) else e.classes,
+                "step": e.meta.get("step"),
+            }
+            for e in self.library.entries.values()
+        ]
+
+    def card(self, model: str) -> str:
+        """The model card (markdown) of one model."""
+        return self.library.entry(model).card
+
+    def controls(self, model: str) -> dict:
+        """Which sampling options apply to a model and their defaults, for the UI to show or hide them."""
+        none = {"sampler": None, "steps": None, "steps_label": "", "steps_max": 1, "guidance": None}
+        if not model:
+            return none
+        entry = self.library.entry(model)
+        cfg = entry.meta["config"]
+        if entry.family in DIFFUSION:
+            steps_max = min(self.limits.steps, cfg["timesteps"])
+            return {
+                "sampler": cfg["sampler"],
+                "steps": min(cfg["sample_steps"], steps_max),
+                "steps_label": "sampling steps",
+                "steps_max": steps_max,
+                "guidance": cfg["guidance"] if entry.conditional else None,
+            }
+        if entry.family == "dream":
+            steps = min(cfg["num_cycles"], self.limits.cycles)
+            label = f"dream cycles ({2 * cfg['kT_steps']} passes each)"
+            return {**none, "steps": steps, "steps_label": label, "steps_max": self.limits.cycles}
+        return none
+
+    # ---- actions ---------------------------------------------------------------------------------------------
+
+    def generate(self, model: str, n: int = 16, seed: int = 0, sampler=None, steps=None, guidance=None) -> Pictures:
+        """n images from any model; conditional models cycle through their characters."""
+        n = _int(n, "number of images")
+        if not 1 <= n <= self.limits.images:
+            raise GlyphgenError(f"{n} images asked for; this app makes 1 to {self.limits.images} per request")
+        method, entry = self.library.load(model)
+        labels = torch.arange(n) % entry.meta["num_classes"] if entry.conditional else None
+        images = self._sample(method, entry, _seeds(seed, n), labels, sampler, steps, guidance)
+        picture = _grid(images)
+        folder = self._folder()
+        names = [f"{k:03d}.png" for k in range(n)]
+        shown = _save(picture, folder / "grid.png")
+        return Pictures(picture, shown, [shown, _zip(images, names, folder / "glyphs.zip")])
+
+    def write(self, model: str, text: str, seed: int = 0, sampler=None, steps=None, guidance=None) -> Pictures:
+        """Typed text rendered by a conditional model, one image per character; unknown characters are reported."""
+        entry = self.library.entry(model)
+        if not entry.conditional:
+            raise GlyphgenError(
+                f"{model} is an unconditional {entry.family} model and cannot choose characters; "
+                "pick a conditional one (cvae, or ddpm/gan trained with --conditional)"
+            )
+        page = self._page(text, entry.classes)
+        method, _ = self.library.load(model)
+        labels = torch.tensor([label for _, label in page.glyphs])
+        images = self._sample(method, entry, _seeds(seed, len(labels)), labels, sampler, steps, guidance)
+        return self._page_pictures(page, images, entry.meta["image_shape"])
+
+    def read_style(self, model: str, drawings) -> tuple[np.ndarray, list[int], list[dict[str, float] | None]]:
+        """Frame the drawings and recognise them: (glyphs (S, C, H, W), their canvas indices, top-3 per canvas)."""
+        method, entry = self._load_family(model, STYLE, "write in your style")
+        drawings = list(drawings or [])
+        if len(drawings) > self.limits.drawings:
+            raise GlyphgenError(f"{len(drawings)} drawings sent; this app reads at most {self.limits.drawings}")
+        glyphs, used = frame_all(drawings, tuple(entry.meta["image_shape"]), entry.meta.get("data"))
+        _, _, probs = method.encode_style(torch.from_numpy(glyphs))
+        recognised: list[dict[str, float] | None] = [None] * len(drawings)
+        for k, p in zip(used, probs, strict=True):
+            top = p.topk(min(3, len(p)))
+            recognised[k] = {entry.classes[i]: round(float(v), 4) for v, i in zip(top.values, top.indices, strict=True)}
+        return glyphs, used, recognised
+
+    def write_in_style(
+        self, model: str, drawings, text: str = "", randomness: float = 0.0, average: bool = True, seed: int = 0
+    ) -> Pictures:
+        """Encode the style of the drawn characters and render `text` (empty: the whole character set) in it."""
+        randomness = _float(randomness, "randomness")
+        if not 0 <= randomness <= self.limits.randomness:
+            raise GlyphgenError(f"randomness {randomness} is out of range; use 0 to {self.limits.randomness}")
+        glyphs, _, recognised = self.read_style(model, drawings)
+        method, entry = self.library.load(model)
+        notes = []
+        if not (text or "").strip():
+            chars = entry.classes[: self.limits.images]
+            if len(chars) < len(entry.classes):
+                notes.append(f"showing the first {len(chars)} of the model's {len(entry.classes)} characters.")
+            text = "".join(chars)
+        page = self._page(text, entry.classes)
+        labels = torch.tensor([label for _, label in page.glyphs])
+        images = method.write(
+            torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), randomness=randomness
+        )
+        pictures = self._page_pictures(page, images, entry.meta["image_shape"])
+        pictures.notes = notes + pictures.notes
+        pictures.framed = _save(_grid(torch.from_numpy(glyphs), nrow=len(glyphs)), pictures.shown.parent / "framed.png")
+        pictures.recognised = recognised
+        return pictures
+
+    def dream(
+        self, model: str, seed: int = 0, steps=None, frames: int = 16, sampler=None, guidance=None, char=""
+    ) -> Pictures:
+        """One glyph emerging from noise: an animated GIF of the sampling trajectory and a strip of `frames` frames.
+
+        Dream models show their dreaming passes (steps = dream cycles); ddpm models their denoising steps
+        (steps = sampling steps), for `char` when the model is conditional (its first character if empty).
+        """
+        frames = _int(frames, "frames")
+        if not 2 <= frames <= self.limits.frames:
+            raise GlyphgenError(f"{frames} frames asked for; use 2 to {self.limits.frames}")
+        method, entry = self._load_family(model, DREAMERS, "watch a dream")
+        labels = None
+        if entry.conditional:
+            char = (char or "").strip() or entry.classes[0]
+            if len(char) != 1:
+                raise GlyphgenError(f"give one character to dream, not {len(char)}")
+            labels = self._page(char, entry.classes).labels()
+        options = self._options(entry, sampler, steps, guidance)
+        with torch.no_grad():
+            _, trajectory = method.sample(_seeds(seed, 1), labels, return_trajectory=True, **options)
+        trajectory = torch.stack(list(trajectory))[:, 0]  # (T, C, H, W) in [0, 1], noise first
+        picks = torch.linspace(0, len(trajectory) - 1, min(frames, len(trajectory))).round().long()
+        film = trajectory[picks]
+        folder = self._folder()
+        gif = folder / "dream.gif"
+        scale = max(1, math.ceil(128 / film.shape[-1]))  # GIF frames at least 128 px
+        pictures = [grid(f[None], pad=0, scale=scale) for f in film]
+        durations = [80] * (len(pictures) - 1) + [1500]  # hold the finished glyph
+        pictures[0].save(gif, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+        strip = _grid(film, nrow=len(film))
+        png = _save(strip, folder / "strip.png")
+        what = f"{len(trajectory)} {'passes' if entry.family == 'dream' else 'steps'}, {len(film)} shown."
+        return Pictures(strip, png, [gif, png], [what], animation=gif)
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+
+    def _load_family(self, model: str, families: tuple[str, ...], action: str):
+        entry = self.library.entry(model)
+        if entry.family not in families:
+            raise GlyphgenError(f"{model} is a {entry.family} model; to {action} pick a {' or '.join(families)} model")
+        return self.library.load(model)
+
+    def _options(self, entry, sampler, steps, guidance) -> dict:
+        """The sampling options that apply to this model's family, checked against the limits (others ignored).
+
+        None (or an empty value; 0 for steps) means the model's default."""
+        controls = self.controls(entry.name)
+        if entry.family == "dream":
+            cycles = controls["steps"] if steps in (None, "", 0) else _int(steps, "dream cycles")
+            if not 1 <= cycles <= self.limits.cycles:
+                raise GlyphgenError(f"{cycles} dream cycles asked for; use 1 to {self.limits.cycles}")
+            return {"num_cycles": cycles}
+        if entry.family not in DIFFUSION:
+            return {}
+        from glyphgen.methods.ddpm import SAMPLERS
+
+        sampler = sampler or controls["sampler"]
+        if sampler not in SAMPLERS:
+            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        steps = controls["steps"] if steps in (None, "", 0) else _int(steps, "steps")
+        if not 1 <= steps <= controls["steps_max"]:
+            raise GlyphgenError(f"{steps} sampling steps asked for; use 1 to {controls['steps_max']} here")
+        options = {"sampler": sampler, "steps": steps}
+        if entry.conditional and guidance not in (None, ""):
+            guidance = _float(guidance, "guidance")
+            if not 0 <= guidance <= self.limits.guidance:
+                raise GlyphgenError(f"guidance {guidance} is out of range; use 0 to {self.limits.guidance}")
+            options["guidance"] = guidance
+        return options
+
+    def _sample(self, method, entry, seeds, labels, sampler, steps, guidance) -> torch.Tensor:
+        options = self._options(entry, sampler, steps, guidance)
+        with torch.no_grad():
+            return method.sample(seeds, labels, **options)
+
+    def _page(self, text, classes: list[str]) -> Page:
+        return Page.layout(text, classes, self.limits)
+
+    def _page_pictures(self, page: Page, images: torch.Tensor, shape) -> Pictures:
+        cells = page.cells(images, tuple(shape))
+        picture = _grid(cells, nrow=page.columns)
+        folder = self._folder()
+        names = [f"{k:03d}_U+{ord(c):04X}.png" for k, (c, _) in enumerate(page.glyphs)]
+        shown = _save(picture, folder / "text.png")
+        return Pictures(picture, shown, [shown, _zip(images, names, folder / "glyphs.zip")], page.notes)
+
+    def _folder(self) -> Path:
+        """A new folder for one request's files; folders older than `keep_seconds` are removed."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        for old in self.out.iterdir():
+            try:
+                if old.is_dir() and now - old.stat().st_mtime > self.keep_seconds:
+                    shutil.rmtree(old, ignore_errors=True)
+            except FileNotFoundError:  # removed by a concurrent request
+                pass
+        folder = self.out / f"{int(now)}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir()
+        return folder
+
+
+@dataclass
+class Page:
+    """Typed text laid out in cells: rows of (character, label) for known characters, spaces as paper, unknown
+    characters as empty boxes (and a note naming them)."""
+
+    rows: list[list[tuple[str, int | None]]]
+    glyphs: list[tuple[str, int]]  # the characters to render, in reading order, with their labels
+    notes: list[str]
+    columns: int
+
+    @classmethod
+    def layout(cls, text, classes: list[str], limits: Limits) -> Page:
+        text = "" if text is None else str(text)
+        if len(text) > limits.text:
+            raise GlyphgenError(f"the text has {len(text)} characters; this app writes at most {limits.text}")
+        index = {c: i for i, c in enumerate(classes)}
+        rows, glyphs, unknown, folded = [], [], [], []
+        for line in text.replace("\r", "").split("\n"):
+            line = line.rstrip()
+            for start in range(0, max(len(line), 1), COLUMNS):
+                row = []
+                for c in line[start : start + COLUMNS]:
+                    if c.isspace():
+                        row.append((c, None))
+                        continue
+                    label = index.get(c)
+                    if label is None and (c.swapcase() in index):  # a letters model of one case
+                        label = index[c.swapcase()]
+                        folded.append(c)
+                    if label is None:
+                        unknown.append(c)
+                        row.append((c, -1))
+                    else:
+                        glyphs.append((c, label))
+                        row.append((c, label))
+                rows.append(row)
+        while rows and not rows[-1]:
+            rows.pop()
+        while rows and not rows[0]:
+            rows.pop(0)
+        if not glyphs:
+            if unknown:
+                raise GlyphgenError(f"the model knows none of {_listing(unknown)}; it knows {_known(classes)}")
+            raise GlyphgenError("type some characters to write")
+        if len(glyphs) > limits.images:
+            raise GlyphgenError(f"{len(glyphs)} characters to write; this app writes at most {limits.images}")
+        notes = []
+        if unknown:
+            notes.append(f"not in this model (left as empty boxes): {_listing(unknown)}; it knows {_known(classes)}.")
+        if folded:
+            notes.append(f"written in the other case: {''.join(dict.fromkeys(folded))}.")
+        columns = max(len(r) for r in rows)
+        return cls(rows, glyphs, notes, columns)
+
+    def labels(self) -> torch.Tensor:
+        return torch.tensor([label for _, label in self.glyphs])
+
+    def cells(self, images: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+        """(rows * columns, C, H, W) in [0, 1]: the rendered glyphs in place, paper for spaces, boxes for unknowns."""
+        paper = torch.zeros(shape)
+        box = paper.clone()
+        edge = max(1, shape[1] // 10)
+        box[:, edge, edge:-edge] = box[:, -edge - 1, edge:-edge] = 0.35
+        box[:, edge:-edge, edge] = box[:, edge:-edge, -edge - 1] = 0.35
+        out, k = [], 0
+        for row in self.rows:
+            for _, label in row:
+                if label is None:
+                    out.append(paper)
+                elif label < 0:
+                    out.append(box)
+                else:
+                    out.append(images[k].cpu())
+                    k += 1
+            out += [paper] * (self.columns - len(row))
+        return torch.stack(out)
+
+
+def _listing(chars: list[str]) -> str:
+    chars = list(dict.fromkeys(chars))
+    return ", ".join(describe(c) for c in chars[:8]) + (f" and {len(chars) - 8} more" if len(chars) > 8 else "")
+
+
+def _known(classes: list[str]) -> str:
+    if len(classes) <= 40:
+        return f"{len(classes)} characters: {''.join(classes)}"
+    return f"{len(classes):,d} characters ({''.join(classes[:20])} …)"
+
+
+def _int(value, what: str) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise GlyphgenError(f"{what} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise GlyphgenError(f"{what} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def _float(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise GlyphgenError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise GlyphgenError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def _seeds(seed, n: int) -> list[int]:
+    seed = _int(0 if seed in (None, "") else seed, "seed")
+    if not 0 <= seed <= MAX_SEED - n:
+        raise GlyphgenError(f"seed {seed} is out of range; use 0 to {MAX_SEED - n}")
+    return [seed + k for k in range(n)]
+
+
+def _grid(images, nrow: int | None = None, glyph_px: int = 64) -> Image.Image:
+    """A grid of (N, C, H, W) images enlarged (nearest neighbour) so each glyph is about `glyph_px` pixels tall."""
+    return grid(images, nrow=nrow, scale=max(1, round(glyph_px / images.shape[-2])))
+
+
+def _save(picture: Image.Image, path: Path) -> Path:
+    picture.save(path)
+    return path
+
+
+def _zip(images, names: list[str], path: Path) -> Path:
+    """One PNG per image (dark ink on white) in a zip archive."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, image in zip(names, to_uint8(images), strict=True):
+            buffer = io.BytesIO()
+            to_pil(image).save(buffer, format="PNG")
+            z.writestr(name, buffer.getvalue())
+    return path

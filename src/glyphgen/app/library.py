@@ -1,0 +1,190 @@
+"""The app's models: exported model folders found under some folders, their model cards, and a cache of loaded ones.
+
+A model folder is any folder holding `config.json` (format version, family) beside `model.safetensors`, as
+`glyphgen export` and every run's `model/` write them. Its name is its path below the folder it was found in, with
+a trailing `/model` dropped, so a run folder `runs/quick-cvae/model` is listed as `quick-cvae`. The card shown beside
+a model is its `README.md` when it has one; otherwise one is written from config.json (data, training steps) and
+the evaluation metrics kept with it (`glyphgen eval`'s report, or a `metrics` entry of config.json).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glyphgen.checkpoint import CONFIG, WEIGHTS, load, read_config
+from glyphgen.errors import GlyphgenError
+from glyphgen.methods import FAMILIES
+
+SKIP = {"checkpoints", "samples", "diffusers", ".git", "__pycache__"}  # never hold a model export of their own
+MAX_DEPTH = 4  # how far below a models folder to look
+METRICS_FILES = ("metrics.json", "eval.json")
+
+
+@dataclass
+class ModelEntry:
+    """One exported model: where it is, its config.json and its card (markdown)."""
+
+    name: str
+    path: Path
+    meta: dict = field(repr=False)
+    card: str = field(repr=False, default="")
+
+    @property
+    def family(self) -> str:
+        return self.meta["family"]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta.get("classes") or [])
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.meta.get("num_classes"))
+
+    @property
+    def label(self) -> str:
+        what = f"{self.family}, {len(self.classes)} characters" if self.conditional else self.family
+        return f"{self.name} ({what})"
+
+
+def shipped_weights() -> Path:
+    """Where the package keeps its pretrained models (`glyphgen/weights/<name>/`), present or not."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def default_folders() -> list[Path]:
+    """The shipped weights and, when the app starts in a project folder, its `runs/`."""
+    return [p for p in (shipped_weights(), Path("runs")) if p.is_dir()]
+
+
+def find_models(folders) -> list[ModelEntry]:
+    """Every model folder under `folders` (sorted by name; the first of two with one name wins)."""
+    found: dict[str, ModelEntry] = {}
+    for root in map(Path, folders):
+        if not root.is_dir():
+            raise GlyphgenError(f"models folder {root} does not exist; pass --models with a folder of exported models")
+        for path in sorted(_model_dirs(root, 0)):
+            rel = path.relative_to(root)
+            parts = rel.parts[:-1] if rel.parts and rel.parts[-1] == "model" else rel.parts
+            name = "/".join(parts) or root.resolve().name
+            if name in found:
+                continue
+            try:
+                meta = read_config(path)
+            except GlyphgenError:
+                continue  # a config.json of something else (a diffusers pipeline, a tokenizer)
+            if meta.get("family") not in FAMILIES:
+                continue  # not a generative model (e.g. the evaluation recogniser)
+            found[name] = ModelEntry(name, path, meta, card(path, meta, name))
+    return [found[k] for k in sorted(found)]
+
+
+def _model_dirs(folder: Path, depth: int):
+    if (folder / CONFIG).is_file() and (folder / WEIGHTS).is_file():
+        yield folder
+    if depth >= MAX_DEPTH:
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and child.name not in SKIP and not child.name.startswith("."):
+            yield from _model_dirs(child, depth + 1)
+
+
+def evaluation(path: Path, meta: dict) -> tuple[dict, dict]:
+    """(metrics, real-data band) kept with a model: `glyphgen eval`'s report (eval.json or metrics.json beside the
+    export, or eval/metrics.json in its run folder) or a plain {name: value} file; else config.json's `metrics`."""
+    for f in [path / name for name in METRICS_FILES] + [path.parent / "eval" / "metrics.json"]:
+        if not f.is_file():
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+            return data["metrics"], data.get("band") if isinstance(data.get("band"), dict) else {}
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if isinstance(v, int | float | str)}, {}
+    metrics = meta.get("metrics")
+    return (metrics if isinstance(metrics, dict) else {}), {}
+
+
+def card(path: Path, meta: dict, name: str) -> str:
+    """The model card: README.md if present, else one written from config.json and the evaluation metrics."""
+    readme = path / "README.md"
+    if readme.is_file():
+        return readme.read_text(encoding="utf-8", errors="replace")
+    c, h, w = meta.get("image_shape", (0, 0, 0))
+    classes = meta.get("classes") or []
+    lines = [f"### {name}", "", f"**{meta.get('family')}** model, {h}x{w} px, {c} channel{'s' * (c != 1)}"]
+    if classes:
+        shown = "".join(classes[:40]) if all(len(k) == 1 for k in classes) else ", ".join(classes[:12])
+        lines.append(f"- characters ({len(classes):,d}): {shown}{' …' if len(classes) > 40 else ''}")
+    else:
+        lines.append("- unconditional: draws characters of its own choosing")
+    data = meta.get("data") or {}
+    if data:
+        about = [f"source `{data.get('source')}`"]
+        about += [f"charset `{data['charset']}`"] if data.get("charset") else []
+        about += [f"fonts {', '.join(data['fonts'])}"] if data.get("fonts") else []
+        lines.append(f"- data: {', '.join(about)}")
+    train = meta.get("train") or {}
+    if "step" in meta or train:
+        steps = meta.get("step", train.get("steps"))
+        batch = f", batch {train['batch_size']}" if "batch_size" in train else ""
+        took = f" in {meta['train_seconds'] / 60:.0f} min" if isinstance(meta.get("train_seconds"), int | float) else ""
+        lines.append(f"- training: {steps:,d} steps{batch}{took}" if isinstance(steps, int) else f"- training: {steps}")
+    metrics, band = evaluation(path, meta)
+    if metrics:
+        lines += ["", "| metric | this model | real data (band) |", "|---|---|---|"]
+        for k, v in list(metrics.items())[:12]:
+            lines.append(f"| {k} | {_fmt(v)} | {_fmt(band[k]) if k in band else ''} |")
+    else:
+        lines.append("- evaluation: none recorded with this model")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class Library:
+    """The models the app serves, by name, with the last few loaded kept in memory."""
+
+    def __init__(self, folders, keep: int = 4):
+        self.folders = [Path(f) for f in folders]
+        self.entries = {e.name: e for e in find_models(self.folders)}
+        self.keep = keep
+        self._loaded: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def names(self, families=None, conditional: bool | None = None) -> list[str]:
+        """Model names, optionally only of some families and/or only (un)conditional ones."""
+        return [
+            e.name
+            for e in self.entries.values()
+            if (families is None or e.family in families) and (conditional is None or e.conditional == conditional)
+        ]
+
+    def entry(self, name: str) -> ModelEntry:
+        if not name:
+            raise GlyphgenError("pick a model first")
+        if name not in self.entries:
+            known = ", ".join(self.entries) or "none (start the app with --models DIR)"
+            raise GlyphgenError(f"unknown model {name!r}; the app serves: {known}")
+        return self.entries[name]
+
+    def load(self, name: str):
+        """(method, entry): the model rebuilt from its folder, from memory after the first time."""
+        entry = self.entry(name)
+        with self._lock:  # one load at a time; concurrent requests for one model share it
+            if name in self._loaded:
+                self._loaded.move_to_end(name)
+                return self._loaded[name], entry
+            method, _ = load(entry.path)
+            self._loaded[name] = method
+            while len(self._loaded) > self.keep:
+                self._loaded.popitem(last=False)
+        return method, entry
