@@ -24,6 +24,7 @@ from glyphgen.methods.base import Method
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+EVAL = "eval.json"  # metrics written by `glyphgen eval`; travels with the weights
 
 
 def export(method: Method, folder: str | Path, classes: list[str] | None = None, extra: dict | None = None) -> Path:
@@ -46,6 +47,28 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
     tmp = folder / (CONFIG + ".tmp")
     tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, folder / CONFIG)
+    return folder
+
+
+def copy_export(source: str | Path, folder: str | Path, about: str | None = None) -> Path:
+    """Copy the export in `source` (weights, config, metrics if any) to `folder`, each file atomically.
+
+    about: a sentence saying what the model is for, stored in config.json for its model card.
+    """
+    source, folder = Path(source), Path(folder)
+    if folder.resolve() == source.resolve():
+        raise GlyphgenError(f"{folder} is the model itself; pick another destination")
+    meta = read_config(source)
+    if about is not None:
+        meta["about"] = about
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {WEIGHTS: (source / WEIGHTS).read_bytes(), CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
+    if (source / EVAL).is_file():
+        files[EVAL] = (source / EVAL).read_bytes()
+    for name, data in files.items():
+        tmp = folder / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / name)
     return folder
 
 

@@ -19,13 +19,22 @@ MAX_STEPS = 1000
 SAMPLER_FAMILIES = ("ddpm",)  # families that take --sampler/--steps/--guidance
 
 
-def resolve_model(path: str | Path) -> Path:
-    """A run folder (uses its model/ export) or an export folder -> the export folder."""
+def resolve_model(path: str | Path | None) -> Path:
+    """A run folder (uses its model/ export), an export folder, or a shipped model's name -> the export folder.
+
+    None means the default shipped model. A folder of that name wins over a shipped model.
+    """
+    from glyphgen import zoo
+
+    if path is None:
+        return zoo.find(zoo.DEFAULT_MODEL)
     path = Path(path)
     if (path / "model" / "config.json").is_file():
         return path / "model"
     if not path.exists():
-        raise GlyphgenError(f"model not found: {path}; pass a run folder or an exported model folder")
+        if len(path.parts) == 1:
+            return zoo.find(str(path))
+        raise GlyphgenError(f"model not found: {path}; pass a run folder, an exported model folder or a shipped name")
     return path
 
 

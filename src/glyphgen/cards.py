@@ -1,0 +1,123 @@
+"""Model cards: the README.md written beside an export's weights.
+
+Everything on a card comes from the export itself: `config.json` (family, network and training configuration, data,
+steps, wall-clock training time) and the weights file (parameter count, size). When the folder holds an `eval.json`
+written by `glyphgen eval`, its metrics and the real-data band are added, so a card never states a number nobody
+measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+
+from glyphgen.checkpoint import CONFIG, EVAL, WEIGHTS, read_config
+
+CARD = "README.md"
+
+
+def parameter_count(weights: Path) -> int:
+    """Number of values in a safetensors file, read from its header only."""
+    total = 0
+    with safe_open(str(weights), framework="pt") as f:
+        for key in f.keys():
+            n = 1
+            for d in f.get_slice(key).get_shape():
+                n *= d
+            total += n
+    return total
+
+
+def _data_line(data: dict) -> str:
+    source = data.get("source", "?")
+    parts = [f"source `{source}`"]
+    if data.get("charset"):
+        parts.append(f"charset `{data['charset']}`")
+    if data.get("fonts"):
+        parts.append("fonts " + ", ".join(f"`{f}`" for f in data["fonts"]))
+    if data.get("path"):
+        parts.append(f"path `{data['path']}`")
+    parts.append(f"{data.get('size', '?')} px")
+    return ", ".join(parts)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "not recorded" if not seconds else f"{seconds / 60:.1f} min ({seconds:,.0f} s)"
+
+
+def render(folder: str | Path, name: str | None = None) -> str:
+    """The card's markdown for the export in `folder`."""
+    folder = Path(folder)
+    meta = read_config(folder)
+    about = meta.get("about", "")
+    name = name or folder.name
+    c, h, w = meta["image_shape"]
+    params = parameter_count(folder / WEIGHTS)
+    size_mb = (folder / WEIGHTS).stat().st_size / 1e6
+    train = meta.get("train", {})
+    classes = meta.get("classes") or []
+    lines = [f"# {name}", ""]
+    if about:
+        lines += [about, ""]
+    kind = f"class-conditional on {len(classes):,} characters" if meta.get("num_classes") else "unconditional"
+    lines += [
+        f"- **family**: `{meta['family']}`, {kind}",
+        f"- **images**: {c} channel{'s' if c > 1 else ''}, {h}x{w}",
+        f"- **parameters**: {params:,} ({size_mb:.1f} MB of safetensors)",
+        f"- **data**: {_data_line(meta.get('data', {}))}" if meta.get("data") else "- **data**: not recorded",
+        f"- **training**: {meta.get('step', 0):,} steps at batch {train.get('batch_size', '?')}, "
+        f"EMA {train.get('ema_decay', '?')}; wall-clock {_minutes(meta.get('train_seconds'))}",
+        "",
+        "## Use",
+        "",
+        "```",
+        f"glyphgen sample {name} --n 16 --out samples.png"
+        + (f" --chars {''.join(classes[:4])}" if classes and meta.get("num_classes") else ""),
+        "```",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    eval_file = folder / EVAL
+    if eval_file.is_file():
+        lines += _eval_table(json.loads(eval_file.read_text(encoding="utf-8")))
+    else:
+        lines += [f"Not evaluated yet: run `glyphgen eval {name}` and re-export to add the metrics here."]
+    lines += [
+        "",
+        "## Configuration",
+        "",
+        f"The network and method configuration (`{CONFIG}` holds it with the data and training configuration):",
+        "",
+        "```json",
+        json.dumps(meta["config"], indent=1, ensure_ascii=False),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _eval_table(report: dict) -> list[str]:
+    """Rows for each metric of an eval.json: the model's value and the real-data band beside it."""
+    metrics, band = report.get("metrics", {}), report.get("band", {})
+    rows = ["| metric | this model | real data (band) |", "|---|---|---|"]
+    for key, value in metrics.items():
+        ref = band.get(key)
+        rows.append(f"| {key} | {_fmt(value)} | {_fmt(ref) if ref is not None else ''} |")
+    extra = [f"Samples: {report['n']:,}." if "n" in report else "", report.get("command", "")]
+    return rows + [""] + [f"`{e}`" if e.startswith("glyphgen") else e for e in extra if e]
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write(folder: str | Path, name: str | None = None) -> Path:
+    """(Re)write the folder's README.md card; run again after `glyphgen eval` adds eval.json."""
+    path = Path(folder) / CARD
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(render(folder, name), encoding="utf-8")
+    tmp.replace(path)
+    return path

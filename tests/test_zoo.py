@@ -1,0 +1,95 @@
+"""Shipped-model lookup, model cards and `glyphgen export/models/sample` around them, on real tiny exports."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from glyphgen import cards, zoo
+from glyphgen.checkpoint import export, load
+from glyphgen.cli import app
+from glyphgen.errors import GlyphgenError
+from glyphgen.generate import resolve_model
+from glyphgen.methods.cvae import CVAE, CVAEConfig
+from glyphgen.methods.vae import VAE, VAEConfig
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def weights(tmp_path, monkeypatch):
+    """A private shipped-weights folder with a conditional cvae, an unconditional vae and a non-generative model."""
+    folder = tmp_path / "weights"
+    torch.manual_seed(0)
+    cvae = CVAE(CVAEConfig(latent=4, width=8), (1, 28, 28), num_classes=3)
+    export(cvae, folder / "hand-cvae", classes=list("abc"), extra={"step": 10, "train_seconds": 120.0})
+    vae = VAE(VAEConfig(base_width=4, depth=2, latent=4), (1, 16, 16))
+    export(vae, folder / "kanji-ddpm", extra={"step": 5})  # stands in for the default model's name
+    (folder / "recognizer").mkdir()
+    (folder / "recognizer" / "config.json").write_text(json.dumps({"family": "recognizer"}))
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", folder)
+    return folder
+
+
+def test_shipped_lists_generative_models_only(weights):
+    models = {m.name: m for m in zoo.shipped()}
+    assert sorted(models) == ["hand-cvae", "kanji-ddpm"]
+    line = models["hand-cvae"].describe()
+    assert "cvae" in line and "28x28" in line and "conditional on 3 characters" in line and "2 min" in line
+
+
+def test_names_resolve_to_shipped_models_and_folders_win(weights, tmp_path, monkeypatch):
+    assert resolve_model("hand-cvae") == weights / "hand-cvae"
+    assert resolve_model(None) == weights / "kanji-ddpm"
+    monkeypatch.chdir(tmp_path)
+    export(VAE(VAEConfig(base_width=4, depth=2, latent=4), (1, 16, 16)), tmp_path / "hand-cvae")
+    assert resolve_model("hand-cvae").resolve() == (tmp_path / "hand-cvae").resolve()  # a local folder wins
+    with pytest.raises(GlyphgenError, match="not a shipped model .*hand-cvae, kanji-ddpm"):
+        resolve_model("no-such-model")
+
+
+def test_models_and_default_sample_commands(weights, tmp_path):
+    listing = run("models")
+    assert listing.exit_code == 0
+    assert "hand-cvae" in listing.output and "kanji-ddpm" in listing.output and "(default)" in listing.output
+    assert "recognizer" not in listing.output
+    out = tmp_path / "samples.png"
+    result = run("sample", "--n", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and "kanji-ddpm" in result.output and str(out.resolve()) in result.output
+
+
+def test_no_shipped_model_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path / "empty")
+    result = runner.invoke(app, ["sample", "--out", str(tmp_path / "s.png")])
+    assert result.exit_code == 2 and "no model 'kanji-ddpm'" in result.output
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_export_writes_a_card_from_the_export_itself(weights, tmp_path):
+    source = weights / "hand-cvae"
+    (source / "eval.json").write_text(json.dumps({"metrics": {"fgd": 12.5, "precision": 0.71}, "band": {"fgd": 3.0}}))
+    dest = tmp_path / "published"
+    result = run("export", str(source), str(dest), "--about", "Letters a, b and c.")
+    assert result.exit_code == 0, result.output
+    card = (dest / "README.md").read_text()
+    params = sum(p.numel() for p in load(dest)[0].state_dict().values())
+    assert f"{params:,}" in card and "Letters a, b and c." in card
+    assert "10 steps" in card and "2.0 min" in card and "conditional on 3 characters" in card
+    assert "| fgd | 12.5 | 3 |" in card and "| precision | 0.71 |" in card
+    assert json.loads((dest / "config.json").read_text())["about"] == "Letters a, b and c."
+    # re-rendering keeps the sentence: it lives in config.json, not only in the card
+    assert "Letters a, b and c." in cards.render(dest)
+
+
+def test_export_without_eval_says_so_and_refuses_to_overwrite_itself(weights):
+    source = weights / "kanji-ddpm"
+    cards.write(source)
+    assert "Not evaluated yet" in (source / "README.md").read_text()
+    result = runner.invoke(app, ["export", str(source), str(source)])
+    assert result.exit_code == 2 and "is the model itself" in result.output
