@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything glyphgen needs into ./.venv, idempotently:
-#   Debian fonts (CJK fonts for the font datasets), a virtual environment, torch, glyphgen itself.
+#   Debian fonts (CJK and handwriting fonts for the font datasets), a virtual environment, torch, glyphgen itself.
 #   scripts/setup.sh          the package
-#   scripts/setup.sh --dev    the package and the test tools
+#   scripts/setup.sh --dev    the package and the test tools (and Debian's chromium for the browser test)
 # torch: a machine that carries a local CPU wheel (pip's find-links, as on the project's CPU machines) gets that
 # exact wheel, so pip never pulls a multi-GB CUDA build there; everywhere else pip resolves torch as usual, so GPU
 # users get their normal build. Set GLYPHGEN_TORCH (e.g. "torch==2.5.1") to choose yourself.
@@ -13,6 +13,10 @@ extras=""
 
 # --- Debian packages (skipped where apt is absent or they are already there) ---
 debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-wqy-microhei)
+# handwriting-style fonts: Latin letters and digits for the handwriting model (Klee One also writes kanji by pen)
+debs+=(fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-klee
+  fonts-dancingscript fonts-kaushanscript fonts-kristi)
+[ -n "$extras" ] && debs+=(chromium)  # the web app's browser test drives Debian's chromium (never a downloaded one)
 missing=()
 if command -v dpkg-query >/dev/null; then
   for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 from glyphgen.cli_options import dataclass_options
 from glyphgen.config import DataConfig, TrainConfig
 from glyphgen.errors import GlyphgenError
+from glyphgen.eval.config import RecognizerConfig
 
 
 class _Group(TyperGroup):
@@ -194,7 +195,11 @@ def train_cmd(
 
 @app.command("sample")
 def sample_cmd(
-    model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
+    model: str = typer.Argument(
+        None,
+        help="A run folder, an exported model folder, or a shipped model (see `glyphgen models`).",
+        show_default="kanji-ddpm",
+    ),
     n: int = typer.Option(16, "--n", help="Number of images (ignored with --chars: one per character)."),
     seed: int = typer.Option(0, help="Image k uses seed + k, whatever the batch size."),
     chars: str = typer.Option(None, help="Characters to write (conditional models), e.g. 永字八法."),
@@ -212,7 +217,22 @@ def sample_cmd(
     save_grid(images, out, scale=scale)
     folder = out.with_suffix("")
     save_each(images, folder)
-    typer.echo(f"wrote {out} and {len(images)} images in {folder}/ ({meta['family']} model)")
+    from glyphgen.zoo import DEFAULT_MODEL
+
+    name = model or DEFAULT_MODEL
+    typer.echo(f"wrote {out.resolve()} and {len(images)} images in {folder}/ ({name}, a {meta['family']} model)")
+
+
+@app.command("models")
+def models_cmd():
+    """List the pretrained models shipped with glyphgen (sample one: glyphgen sample NAME)."""
+    from glyphgen import zoo
+
+    models = zoo.shipped()
+    if not models:
+        typer.echo(f"no shipped models in {zoo.WEIGHTS_DIR}")
+    for m in models:
+        typer.echo(m.describe() + ("  (default)" if m.name == zoo.DEFAULT_MODEL else ""))
 
 
 @app.command("export")
@@ -220,30 +240,125 @@ def export_cmd(
     run: Path = typer.Argument(..., help="A run folder (its EMA weights are exported)."),
     folder: Path = typer.Argument(..., help="Destination folder for model.safetensors + config.json."),
     diffusers: bool = typer.Option(False, help="ddpm only: also write a diffusers DDPMPipeline to <folder>/diffusers."),
+    card: bool = typer.Option(True, help="Write a README.md model card (data, steps, training time, metrics)."),
+    about: str = typer.Option("", help="A sentence for the card saying what the model is for."),
 ):
-    """Export a run's EMA weights as safetensors + config.json (loading never unpickles)."""
-    import shutil
-
+    """Export a run's EMA weights as safetensors + config.json (loading never unpickles), with a model card."""
     import torch
 
-    from glyphgen.checkpoint import CONFIG, WEIGHTS, load
+    from glyphgen import cards
+    from glyphgen.checkpoint import copy_export, load
     from glyphgen.generate import resolve_model
 
     source = resolve_model(run)
     method, _ = load(source)  # refuse to copy something that does not load
     if diffusers and not hasattr(method, "diffusers_pipeline"):
         raise GlyphgenError(f"--diffusers applies to ddpm models; this is a {method.family} model")
-    if folder.resolve() == source.resolve():
-        raise GlyphgenError(f"{folder} is the model itself; pick another destination")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS, CONFIG):
-        shutil.copyfile(source / name, folder / (name + ".tmp"))
-        (folder / (name + ".tmp")).replace(folder / name)
+    copy_export(source, folder, about=about or None)
+    if card:
+        cards.write(folder)
     if diffusers:
         method.to(memory_format=torch.contiguous_format).diffusers_pipeline().save_pretrained(folder / "diffusers")
     typer.echo(
         f"exported {source} -> {folder}" + (f" (diffusers pipeline in {folder / 'diffusers'})" if diffusers else "")
     )
+
+
+class _EvalGroup(_Group):
+    """`glyphgen eval MODEL ...` runs the `model` command; `glyphgen eval train-recognizer ...` its own."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in CONTEXT["help_option_names"]:
+            args = ["model", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_EvalGroup,
+    help="Offline evaluation: `glyphgen eval MODEL --n 2000 --ref train` (FGD, KID, precision/recall, novelty).",
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+_REF_HELP = "Reference glyphs: train (the model's own data), kanjivg, font, digits, or a YAML file of data options."
+
+
+@eval_app.command("model")
+def eval_model(
+    model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
+    n: int = typer.Option(2000, "--n", help="Samples to draw (capped at half the reference set)."),
+    ref: str = typer.Option("train", help=_REF_HELP),
+    out: Path = typer.Option(None, "--out", "-o", help="Report folder (default: <model folder>/eval)."),
+    seed: int = typer.Option(0, help="Sample k uses seed + k; also seeds the reference split."),
+    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
+    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
+    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+    recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
+):
+    """Sample a model and score it against real glyphs and the real-data band; writes JSON + a markdown report."""
+    from glyphgen.eval.evaluate import evaluate
+
+    out = out or model / "eval"
+    r = evaluate(model, n, ref, out, seed, recognizer, sampler=sampler, steps=steps, guidance=guidance)
+    m, b = r["metrics"], r["band"]
+    typer.echo(
+        f"{r['family']}: FGD {m['fgd']:.2f} (real band {b['fgd']:.2f}), KID {m['kid']:.4f} ({b['kid']:.4f}), "
+        f"precision {m['precision']:.3f} ({b['precision']:.3f}), recall {m['recall']:.3f} ({b['recall']:.3f}), "
+        f"novelty {m['novelty']:.3f} ({b['novelty']:.3f})"
+        + (f", accuracy {m['accuracy']['top1']:.3f}" if m.get("accuracy", {}).get("top1") is not None else "")
+    )
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+@eval_app.command("train-recognizer")
+@dataclass_options(RecognizerConfig, "cfg", panel="Recogniser")
+def eval_train_recognizer(
+    cfg: RecognizerConfig,
+    out: Path = typer.Option(Path("runs/recognizer"), "--out", "-o", help="Folder for weights, card, checkpoint."),
+    resume: bool = typer.Option(False, help="Continue the training run in --out from its checkpoint."),
+):
+    """Train the glyph recogniser (checkpointed; --resume continues) and print its held-out accuracy."""
+    from glyphgen.eval.recognizer import train
+
+    result = train(cfg, out, resume=resume)
+    s = result["heldout_top1"]
+    typer.echo(
+        f"held-out top-1 {s['all']:.3f} (CJK {s['cjk']:.3f}, Latin/digits {s['latin_digits']:.3f}) after "
+        f"{result['train_seconds'] / 60:.1f} min; weights and card in {out}"
+    )
+
+
+@app.command("compare")
+def compare_cmd(
+    models: list[Path] = typer.Argument(..., help="Run folders or exported model folders."),
+    n: int = typer.Option(2000, "--n", help="Samples per model (capped at half its reference set)."),
+    ref: str = typer.Option("train", help=_REF_HELP),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder."),
+    seed: int = typer.Option(0, help="Sample k uses seed + k, for every model."),
+    sampler: str = typer.Option(None, help="Diffusion sampler for diffusion models."),
+    steps: int = typer.Option(None, help="Diffusion sampling steps for diffusion models."),
+    recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
+):
+    """Evaluate several models alike and write one side-by-side report (markdown + HTML)."""
+    from glyphgen.eval.compare import compare
+
+    path = compare(models, n, ref, out, seed, recognizer, sampler=sampler, steps=steps)
+    typer.echo(f"report: {path} and {path.with_suffix('.html')}")
+
+
+@app.command("app")
+def app_cmd(
+    models: list[Path] = typer.Option(
+        None, "--models", help="Folder of exported models or run folders (repeatable); default: shipped and ./runs."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 serves other machines too)."),
+    port: int = typer.Option(7860, help="Port to listen on."),
+):
+    """Serve the web app and its HTTP API: generate, write text, write in your own style, watch a glyph dream."""
+    from glyphgen.app import launch
+
+    launch(models, host=host, port=port)
 
 
 def main() -> None:
