@@ -73,7 +73,9 @@ def test_no_shipped_model_is_a_one_line_error(tmp_path, monkeypatch):
 
 def test_export_writes_a_card_from_the_export_itself(weights, tmp_path):
     source = weights / "hand-cvae"
-    (source / "eval.json").write_text(json.dumps({"metrics": {"fgd": 12.5, "precision": 0.71}, "band": {"fgd": 3.0}}))
+    (source / "eval").mkdir()  # where `glyphgen eval <model>` writes by default
+    report = {"metrics": {"fgd": 12.5, "precision": 0.71, "accuracy": {"top1": 0.5, "n": 8}}, "band": {"fgd": 3.0}}
+    (source / "eval" / "metrics.json").write_text(json.dumps(report))
     dest = tmp_path / "published"
     result = run("export", str(source), str(dest), "--about", "Letters a, b and c.")
     assert result.exit_code == 0, result.output
@@ -81,7 +83,8 @@ def test_export_writes_a_card_from_the_export_itself(weights, tmp_path):
     params = sum(p.numel() for p in load(dest)[0].state_dict().values())
     assert f"{params:,}" in card and "Letters a, b and c." in card
     assert "10 steps" in card and "2.0 min" in card and "conditional on 3 characters" in card
-    assert "| fgd | 12.5 | 3 |" in card and "| precision | 0.71 |" in card
+    assert "| fgd | 12.5 | 3 |" in card and "| precision | 0.71 |" in card and "| accuracy top1 | 0.5 |" in card
+    assert json.loads((dest / "eval.json").read_text()) == report
     assert json.loads((dest / "config.json").read_text())["about"] == "Letters a, b and c."
     # re-rendering keeps the sentence: it lives in config.json, not only in the card
     assert "Letters a, b and c." in cards.render(dest)

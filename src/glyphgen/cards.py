@@ -2,8 +2,8 @@
 
 Everything on a card comes from the export itself: `config.json` (family, network and training configuration, data,
 steps, wall-clock training time) and the weights file (parameter count, size). When the folder holds an `eval.json`
-written by `glyphgen eval`, its metrics and the real-data band are added, so a card never states a number nobody
-measured.
+(copied on export from what `glyphgen eval` wrote: `<model>/eval/metrics.json`), its metrics and the real-data band
+are added, so a card never states a number nobody measured.
 """
 
 from __future__ import annotations
@@ -101,13 +101,24 @@ def render(folder: str | Path, name: str | None = None) -> str:
 
 def _eval_table(report: dict) -> list[str]:
     """Rows for each metric of an eval.json: the model's value and the real-data band beside it."""
-    metrics, band = report.get("metrics", {}), report.get("band", {})
+    metrics, band = _flat(report.get("metrics", {})), _flat(report.get("band", {}))
     rows = ["| metric | this model | real data (band) |", "|---|---|---|"]
     for key, value in metrics.items():
         ref = band.get(key)
         rows.append(f"| {key} | {_fmt(value)} | {_fmt(ref) if ref is not None else ''} |")
     extra = [f"Samples: {report['n']:,}." if "n" in report else "", report.get("command", "")]
     return rows + [""] + [f"`{e}`" if e.startswith("glyphgen") else e for e in extra if e]
+
+
+def _flat(metrics: dict) -> dict:
+    """{"accuracy": {"top1": 0.9, "n": 600}} -> {"accuracy top1": 0.9}: one row per score, counts left out."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update({f"{key} {k}": v for k, v in value.items() if k not in ("n", "coverage") and v is not None})
+        elif value is not None:
+            out[key] = value
+    return out
 
 
 def _fmt(value) -> str:

@@ -63,8 +63,11 @@ def copy_export(source: str | Path, folder: str | Path, about: str | None = None
         meta["about"] = about
     folder.mkdir(parents=True, exist_ok=True)
     files = {WEIGHTS: (source / WEIGHTS).read_bytes(), CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
-    if (source / EVAL).is_file():
-        files[EVAL] = (source / EVAL).read_bytes()
+    # `glyphgen eval` writes <model>/eval/metrics.json (for a run folder: <run>/eval/metrics.json)
+    for found in (source / EVAL, source / "eval" / "metrics.json", source.parent / "eval" / "metrics.json"):
+        if found.is_file():
+            files[EVAL] = found.read_bytes()
+            break
     for name, data in files.items():
         tmp = folder / (name + ".tmp")
         tmp.write_bytes(data)
