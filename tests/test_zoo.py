@@ -96,3 +96,8 @@ def test_export_without_eval_says_so_and_refuses_to_overwrite_itself(weights):
     assert "Not evaluated yet" in (source / "README.md").read_text()
     result = runner.invoke(app, ["export", str(source), str(source)])
     assert result.exit_code == 2 and "is the model itself" in result.output
+
+
+def test_card_names_every_part_of_a_mix():
+    line = cards._data_line({"source": "mix", "size": 28, "parts": ["{source: digits}", "{source: font}"]})
+    assert line == "a mix at 28 px of `{source: digits}`; `{source: font}`"

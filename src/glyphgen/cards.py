@@ -32,6 +32,8 @@ def parameter_count(weights: Path) -> int:
 
 def _data_line(data: dict) -> str:
     source = data.get("source", "?")
+    if source == "mix":
+        return f"a mix at {data.get('size', '?')} px of " + "; ".join(f"`{p}`" for p in data.get("parts", []))
     parts = [f"source `{source}`"]
     if data.get("charset"):
         parts.append(f"charset `{data['charset']}`")

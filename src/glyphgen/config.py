@@ -88,7 +88,7 @@ def dump_yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-DataSource = Literal["kanjivg", "font", "digits", "mnist", "emnist", "az-csv", "cifar10", "folder"]
+DataSource = Literal["kanjivg", "font", "digits", "mnist", "emnist", "az-csv", "cifar10", "folder", "mix"]
 
 
 @dataclass
@@ -109,15 +109,45 @@ class DataConfig:
     path: str = ""  # file sources: the file or folder to read
     limit: int = 0  # keep only the first N characters of the set (0 = all)
     seed: int = 0  # seed of the augmentation renders
+    parts: list[str] = field(default_factory=list)  # source mix: data options per part, one YAML mapping each
 
     def __post_init__(self):
         check_choices(self)
+        self.parts = [_part_text(p) for p in self.parts]
+        if (self.source == "mix") != bool(self.parts):
+            raise GlyphgenError("source mix needs --parts (one YAML mapping each), and only source mix takes them")
         if not 8 <= self.size <= 512:
             raise GlyphgenError(f"size {self.size} is out of range; use 8 to 512 pixels")
         if not 0 <= self.margin < 0.5:
             raise GlyphgenError(f"margin {self.margin} is out of range; use 0 <= margin < 0.5")
         if self.stroke_width <= 0:
             raise GlyphgenError("stroke_width must be positive")
+
+    def part_configs(self) -> list[DataConfig]:
+        """The parts of a mix as DataConfigs. Each part takes this config's size, and its charset and seed unless it
+        sets its own; a part may not be a mix itself or ask for another size."""
+        configs = []
+        for text in self.parts:
+            options = yaml.safe_load(text)
+            if options.get("source", "kanjivg") == "mix":
+                raise GlyphgenError(f"a mix part cannot be a mix itself: {text}")
+            if options.get("size", self.size) != self.size:
+                raise GlyphgenError(f"mix part {text} asks for size {options['size']}; parts take the mix's size")
+            options = {"charset": self.charset, "seed": self.seed, **options, "size": self.size}
+            configs.append(from_dict(DataConfig, options))
+        return configs
+
+
+def _part_text(part) -> str:
+    """A mix part as one canonical line of YAML (a mapping in a YAML file, or a string typed on the command line)."""
+    if isinstance(part, str):
+        try:
+            part = yaml.safe_load(part)
+        except yaml.YAMLError as e:
+            raise GlyphgenError(f"mix part {part!r} is not YAML: {str(e).splitlines()[0]}") from e
+    if not isinstance(part, dict):
+        raise GlyphgenError(f"a mix part must be a mapping of data options such as '{{source: digits}}', got {part!r}")
+    return yaml.safe_dump(part, default_flow_style=True, allow_unicode=True, sort_keys=False).strip()
 
 
 def field_docs(cls) -> dict[str, str]:

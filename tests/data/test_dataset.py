@@ -122,3 +122,43 @@ def test_augment_is_small_seeded_and_keeps_paper_blank():
     mirrored = [i for i in range(4) if torch.allclose(flipped[i], x[i].flip(-1), atol=1e-5)]
     kept = [i for i in range(4) if torch.allclose(flipped[i], x[i], atol=1e-5)]
     assert len(mirrored) + len(kept) == 4
+
+
+def test_mix_unites_classes_by_character_and_keeps_parts_apart():
+    spec = _cjk_font()
+    font = f"{spec.path}#{spec.index}"
+    strokes = DataConfig(source="kanjivg", charset="永字八", size=32)
+    printed = DataConfig(source="font", fonts=[font], charset="八法", size=32)
+    mix = DataConfig(
+        source="mix",
+        size=32,
+        parts=["{source: kanjivg, charset: 永字八}", {"source": "font", "fonts": [font], "charset": "八法"}],
+    )
+    g = dataset.load(mix)
+    a, b = dataset.load(strokes), dataset.load(printed)
+    assert g.classes == list("永字八法") and len(g) == len(a) + len(b)
+    np.testing.assert_array_equal(g.images, np.concatenate([a.images, b.images]))
+    assert [g.classes[i] for i in g.labels] == [a.classes[i] for i in a.labels] + [b.classes[i] for i in b.labels]
+    assert {g.style_names[s].split("/")[0] for s in g.styles} == {"0:kanjivg", "1:font"}
+    assert mix.parts[1].startswith("{source: font")  # YAML mappings and strings end up as the same canonical text
+    # a part's change is a new cache key; the mix's size and charset reach parts that do not set their own
+    other = DataConfig(source="mix", size=32, parts=["{source: kanjivg, charset: 永字}", mix.parts[1]])
+    assert dataset.cache_key(other) != dataset.cache_key(mix)
+    inherit = DataConfig(source="mix", size=16, charset="永", parts=["{source: kanjivg}"]).part_configs()[0]
+    assert (inherit.size, inherit.charset) == (16, "永")
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        ({"source": "mix"}, "needs --parts"),
+        ({"source": "digits", "parts": ["{source: digits}"]}, "only source mix"),
+        ({"source": "mix", "parts": ["{source: mix}"]}, "cannot be a mix"),
+        ({"source": "mix", "parts": ["{source: digits, size: 8}"]}, "parts take the mix's size"),
+        ({"source": "mix", "parts": ["digits"]}, "must be a mapping"),
+        ({"source": "mix", "parts": ["{source: digits, colour: red}"]}, "unknown DataConfig option"),
+    ],
+)
+def test_bad_mixes_are_one_line_errors(options, needle):
+    with pytest.raises(GlyphgenError, match=needle):
+        DataConfig(**options).part_configs()

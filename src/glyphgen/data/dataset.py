@@ -56,6 +56,8 @@ def cache_key(cfg: DataConfig) -> str:
 
         inputs["fonts"] = [[*_file_fingerprint(s.path), s.index] for s in _font_specs(cfg, parse_font)]
         inputs["pillow"] = _version("pillow")
+    elif cfg.source == "mix":
+        inputs["parts"] = [cache_key(part) for part in cfg.part_configs()]  # each part's inputs, files included
     elif cfg.path:
         p = Path(cfg.path)
         if p.is_file():
@@ -88,6 +90,11 @@ def build(cfg: DataConfig, *, progress: bool = False) -> GlyphSet:
         glyphs = _build_kanjivg(cfg, progress)
     elif cfg.source == "font":
         glyphs = _build_fonts(cfg, progress)
+    elif cfg.source == "mix":
+        from glyphgen.data.glyphset import merge
+
+        parts = cfg.part_configs()  # each part is cached on its own, so mixes share renders
+        glyphs = merge([load(p, progress=progress) for p in parts], [f"{k}:{p.source}" for k, p in enumerate(parts)])
     else:
         from glyphgen.data.files import load_file_source
 

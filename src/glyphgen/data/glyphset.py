@@ -102,3 +102,32 @@ class GlyphSet:
                 )
         except (OSError, ValueError, KeyError) as e:
             raise GlyphgenError(f"cannot read glyph set {path}: {e}; delete it to re-render") from e
+
+
+def merge(sets: list[GlyphSet], names: list[str] | None = None) -> GlyphSet:
+    """One set from several with the same image shape: classes are united by character (first appearance first),
+    labels renumbered, and each part's styles kept apart under "<name>/<style>" (name: the part's index or `names`)."""
+    if not sets:
+        raise GlyphgenError("nothing to merge")
+    names = names or [str(i) for i in range(len(sets))]
+    shapes = {g.shape for g in sets}
+    if len(shapes) > 1:
+        raise GlyphgenError(f"cannot mix glyph sets of shapes {sorted(shapes)}; give every part the same size/channels")
+    classes = list(dict.fromkeys(c for g in sets for c in g.classes))
+    index = {c: i for i, c in enumerate(classes)}
+    labels, styles, style_names = [], [], []
+    for name, g in zip(names, sets, strict=True):
+        labels.append(np.array([index[c] for c in g.classes], dtype=np.int64)[g.labels])
+        own = g.style_names or ["all"]
+        offset = len(style_names)
+        style_names += [f"{name}/{s}" for s in own]
+        styles.append(offset + (g.styles if g.styles is not None else np.zeros(len(g), dtype=np.int64)))
+    info = {"parts": [g.info for g in sets]}
+    return GlyphSet(
+        np.concatenate([g.images for g in sets]),
+        np.concatenate(labels),
+        classes,
+        np.concatenate(styles),
+        style_names,
+        info,
+    )
