@@ -5,7 +5,7 @@ Names (`glyphgen data charsets` lists them with their sizes):
     gb2312-1  GB2312 level 1, the 3,755 common simplified hanzi (decoded from the GB2312 codec's rows 16-55)
     joyo      the 2,136 jōyō kanji (2010 list, shipped as package data)
     kanjivg   every character KanjiVG has a base stroke file for (kanji, kana, Latin letters, digits, punctuation)
-    kanji     KanjiVG's CJK ideographs only: the kanji of `kanjivg`, without kana, Latin letters and symbols
+    kanji     KanjiVG's CJK characters only (ideographs and radicals): no kana, Latin letters or symbols
     latin     A-Z a-z 0-9 (62)        upper  A-Z        lower  a-z        digits  0-9
     alnum36   0-9 A-Z (36, the handwriting model's classes: MNIST digits + A-Z letters)
 Anything else is taken literally ("永字八法"), or read from a UTF-8 file with "@path/to/chars.txt" (whitespace and
