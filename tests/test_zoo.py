@@ -51,6 +51,8 @@ def test_names_resolve_to_shipped_models_and_folders_win(weights, tmp_path, monk
     assert resolve_model("hand-cvae").resolve() == (tmp_path / "hand-cvae").resolve()  # a local folder wins
     with pytest.raises(GlyphgenError, match="not a shipped model .*hand-cvae, kanji-ddpm"):
         resolve_model("no-such-model")
+    (tmp_path / "kanji-ddpm" / "eval").mkdir(parents=True)  # what `glyphgen eval kanji-ddpm` leaves in the cwd
+    assert resolve_model("kanji-ddpm") == weights / "kanji-ddpm"
 
 
 def test_models_and_default_sample_commands(weights, tmp_path):
