@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -145,3 +146,13 @@ def test_train_and_sample_bad_input(args, needle):
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error:") and needle in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_config_resolves(path):
+    result = run("train", "--config", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"name: {path.stem}" in result.output  # each config names its run after itself
