@@ -50,6 +50,13 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
     return folder
 
 
+def eval_reports(folder: Path) -> list[Path]:
+    """Where `glyphgen eval`'s report on the export in `folder` may lie, in order of preference: eval.json beside the
+    weights (put there by `copy_export`), <export>/eval/metrics.json (eval's default output for an export), and
+    <run>/eval/metrics.json (its default for a run folder, whose export is <run>/model)."""
+    return [folder / EVAL, folder / "eval" / "metrics.json", folder.parent / "eval" / "metrics.json"]
+
+
 def copy_export(source: str | Path, folder: str | Path, about: str | None = None) -> Path:
     """Copy the export in `source` (weights, config, metrics if any) to `folder`, each file atomically.
 
@@ -63,8 +70,7 @@ def copy_export(source: str | Path, folder: str | Path, about: str | None = None
         meta["about"] = about
     folder.mkdir(parents=True, exist_ok=True)
     files = {WEIGHTS: (source / WEIGHTS).read_bytes(), CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
-    # `glyphgen eval` writes <model>/eval/metrics.json (for a run folder: <run>/eval/metrics.json)
-    for found in (source / EVAL, source / "eval" / "metrics.json", source.parent / "eval" / "metrics.json"):
+    for found in eval_reports(source):
         if found.is_file():
             files[EVAL] = found.read_bytes()
             break

@@ -34,8 +34,11 @@ def resolve_model(path: str | Path | None) -> Path:
     if len(path.parts) == 1 and not (path / "config.json").is_file():
         # a bare name: a shipped model, unless a local folder holds a model (a folder such as the eval report
         # `glyphgen eval NAME` writes into ./NAME/eval does not hide the shipped model)
-        if not path.exists() or any(m.name == str(path) for m in zoo.shipped()):
-            return zoo.find(str(path))
+        shipped = {m.name: m.path for m in zoo.shipped()}
+        if str(path) in shipped:
+            return shipped[str(path)]
+        if not path.exists():
+            return zoo.find(str(path))  # the error that lists the shipped models
     if not path.exists():
         raise GlyphgenError(f"model not found: {path}; pass a run folder, an exported model folder or a shipped name")
     return path

@@ -83,8 +83,8 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
             continue
         if hints[key] is bool and not value:  # --flag, --flag false, --no-flag
             following = args[i + 1].lower() if i + 1 < len(args) else ""
-            if following in _BOOL_WORDS:
-                values[key] = following in _BOOL_WORDS[:4]
+            if following in _TRUE + _FALSE:
+                values[key] = following in _TRUE
                 i += 2
             else:
                 values[key] = True
@@ -100,15 +100,15 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
     return values
 
 
-_BOOL_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")  # the first four mean True
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _convert(value: str, hint, name: str):
     origin = typing.get_origin(hint)
     try:
         if hint is bool:
-            if value.lower() in _BOOL_WORDS:
-                return value.lower() in _BOOL_WORDS[:4]
+            if value.lower() in _TRUE + _FALSE:
+                return value.lower() in _TRUE
             raise ValueError(value)
         if hint in (int, float, str):
             return hint(value)

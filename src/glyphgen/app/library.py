@@ -15,13 +15,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glyphgen.checkpoint import CONFIG, WEIGHTS, load, read_config
+from glyphgen import zoo
+from glyphgen.checkpoint import CONFIG, WEIGHTS, eval_reports, load, read_config
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods import FAMILIES
 
 SKIP = {"checkpoints", "samples", "diffusers", ".git", "__pycache__"}  # never hold a model export of their own
 MAX_DEPTH = 4  # how far below a models folder to look
-METRICS_FILES = ("metrics.json", "eval.json")
 
 
 @dataclass
@@ -51,14 +51,9 @@ class ModelEntry:
         return f"{self.name} ({what})"
 
 
-def shipped_weights() -> Path:
-    """Where the package keeps its pretrained models (`glyphgen/weights/<name>/`), present or not."""
-    return Path(__file__).resolve().parent.parent / "weights"
-
-
 def default_folders() -> list[Path]:
     """The shipped weights and, when the app starts in a project folder, its `runs/`."""
-    return [p for p in (shipped_weights(), Path("runs")) if p.is_dir()]
+    return [p for p in (zoo.WEIGHTS_DIR, Path("runs")) if p.is_dir()]
 
 
 def find_models(folders) -> list[ModelEntry]:
@@ -94,9 +89,10 @@ def _model_dirs(folder: Path, depth: int):
 
 
 def evaluation(path: Path, meta: dict) -> tuple[dict, dict]:
-    """(metrics, real-data band) kept with a model: `glyphgen eval`'s report (eval.json or metrics.json beside the
-    export, or eval/metrics.json in its run folder) or a plain {name: value} file; else config.json's `metrics`."""
-    for f in [path / name for name in METRICS_FILES] + [path.parent / "eval" / "metrics.json"]:
+    """(metrics, real-data band) kept with a model: a metrics.json beside the export (`glyphgen eval`'s report or a
+    plain {name: value} file), else `glyphgen eval`'s report where `eval_reports` looks; else config.json's
+    `metrics`."""
+    for f in [path / "metrics.json", *eval_reports(path)]:
         if not f.is_file():
             continue
         try:
