@@ -103,3 +103,18 @@ def test_export_without_eval_says_so_and_refuses_to_overwrite_itself(weights):
 def test_card_names_every_part_of_a_mix():
     line = cards._data_line({"source": "mix", "size": 28, "parts": ["{source: digits}", "{source: font}"]})
     assert line == "a mix at 28 px of `{source: digits}`; `{source: font}`"
+
+
+def test_half_export_halves_the_file_and_samples_the_same(weights, tmp_path):
+    from glyphgen.generate import sample
+
+    source, dest = weights / "hand-cvae", tmp_path / "half"
+    assert run("export", str(source), str(dest), "--half", "--no-card").exit_code == 0
+    full, half = (source / "model.safetensors").stat().st_size, (dest / "model.safetensors").stat().st_size
+    assert half < 0.6 * full
+    assert json.loads((dest / "config.json").read_text())["weights_dtype"] == "float16"
+    method, _ = load(dest)
+    assert all(p.dtype == torch.float32 for p in method.parameters())  # cast back into the float32 network
+    a, _ = sample(source, n=4, chars="abca")
+    b, _ = sample(dest, n=4, chars="abca")
+    assert (a - b).abs().max() < 0.02

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save, save_file
 
 from glyphgen.config import from_dict
 from glyphgen.errors import GlyphgenError
@@ -57,10 +57,11 @@ def eval_reports(folder: Path) -> list[Path]:
     return [folder / EVAL, folder / "eval" / "metrics.json", folder.parent / "eval" / "metrics.json"]
 
 
-def copy_export(source: str | Path, folder: str | Path, about: str | None = None) -> Path:
+def copy_export(source: str | Path, folder: str | Path, about: str | None = None, half: bool = False) -> Path:
     """Copy the export in `source` (weights, config, metrics if any) to `folder`, each file atomically.
 
     about: a sentence saying what the model is for, stored in config.json for its model card.
+    half: store float32 tensors as float16 (half the file; `load` casts them back into the float32 network).
     """
     source, folder = Path(source), Path(folder)
     if folder.resolve() == source.resolve():
@@ -69,7 +70,13 @@ def copy_export(source: str | Path, folder: str | Path, about: str | None = None
     if about is not None:
         meta["about"] = about
     folder.mkdir(parents=True, exist_ok=True)
-    files = {WEIGHTS: (source / WEIGHTS).read_bytes(), CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
+    weights = (source / WEIGHTS).read_bytes()
+    if half:
+        state = load_file(str(source / WEIGHTS))
+        state = {k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}
+        weights = save(state, metadata={"format_version": str(FORMAT_VERSION), "family": meta["family"]})
+        meta["weights_dtype"] = "float16"
+    files = {WEIGHTS: weights, CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
     for found in eval_reports(source):
         if found.is_file():
             files[EVAL] = found.read_bytes()

@@ -242,6 +242,7 @@ def export_cmd(
     diffusers: bool = typer.Option(False, help="ddpm only: also write a diffusers DDPMPipeline to <folder>/diffusers."),
     card: bool = typer.Option(True, help="Write a README.md model card (data, steps, training time, metrics)."),
     about: str = typer.Option("", help="A sentence for the card saying what the model is for."),
+    half: bool = typer.Option(False, help="Store the weights as float16: half the size, samples indistinguishable."),
 ):
     """Export a run's EMA weights as safetensors + config.json (loading never unpickles), with a model card."""
     import torch
@@ -254,7 +255,7 @@ def export_cmd(
     method, _ = load(source)  # refuse to copy something that does not load
     if diffusers and not hasattr(method, "diffusers_pipeline"):
         raise GlyphgenError(f"--diffusers applies to ddpm models; this is a {method.family} model")
-    copy_export(source, folder, about=about or None)
+    copy_export(source, folder, about=about or None, half=half)
     if card:
         cards.write(folder)
     if diffusers:
