@@ -30,8 +30,12 @@ from glyphgen.generate import resolve_model  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", default=None, help="run folder, export or shipped name (default: kanji-ddpm)")
-    ap.add_argument("--variants", nargs="+", default=None, help="sampler:steps pairs (ddpm models); default: the "
-                    "model's own setting and dpm++ at 5, 10, 20 steps")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="sampler:steps pairs (ddpm models); default: the model's own setting and dpm++ at 5, 10, 20 steps",
+    )
     ap.add_argument("--batch", type=int, default=64, help="glyphs per sampling call")
     ap.add_argument("--rounds", type=int, default=3, help="timed batches per variant")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -73,16 +77,21 @@ def main() -> None:
     base = results[0]["glyphs_per_s"]
     for r in results:
         r["speed_vs_default"] = round(r["glyphs_per_s"] / base, 2)
-    print(json.dumps({
-        "model": str(folder),
-        "family": meta["family"],
-        "image_shape": meta["image_shape"],
-        "parameters": sum(p.numel() for p in method.parameters()),
-        "batch": args.batch,
-        "threads": torch.get_num_threads(),
-        "load_average": os.getloadavg()[0],
-        "results": results,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": str(folder),
+                "family": meta["family"],
+                "image_shape": meta["image_shape"],
+                "parameters": sum(p.numel() for p in method.parameters()),
+                "batch": args.batch,
+                "threads": torch.get_num_threads(),
+                "load_average": os.getloadavg()[0],
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
