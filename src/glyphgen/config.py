@@ -188,6 +188,8 @@ class TrainConfig:
     augment_rotate: float = 0.0  # random rotation, max degrees
     augment_translate: float = 0.0  # random shift, max fraction of the image side
     augment_scale: float = 0.0  # random zoom, max relative change
+    augment_shear: float = 0.0  # random slant (horizontal shear), max degrees
+    augment_weight: float = 0.0  # random stroke weight: blend towards a 1 px bolder (or thinner) glyph by up to this
     hflip: bool = False  # mirror half the batch; off by default because a mirrored character is not a character
     channels_last: bool = True  # NHWC memory format: ~2x faster 3x3 convolutions on CPU
     threads: int = 0  # CPU threads for torch (0 = torch's default); small-channel models (dream) run fastest on 1

@@ -71,6 +71,8 @@ class GlyphModule(L.LightningModule):
             rotate=train_cfg.augment_rotate,
             translate=train_cfg.augment_translate,
             scale=train_cfg.augment_scale,
+            shear=train_cfg.augment_shear,
+            weight=train_cfg.augment_weight,
             hflip=train_cfg.hflip,
         )
         self.batch_gen = torch.Generator()

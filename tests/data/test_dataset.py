@@ -124,6 +124,19 @@ def test_augment_is_small_seeded_and_keeps_paper_blank():
     assert len(mirrored) + len(kept) == 4
 
 
+def test_stroke_weight_augment_makes_glyphs_bolder_or_thinner():
+    from glyphgen.data.augment import reweight
+
+    x = dataset.build(DataConfig(source="kanjivg", charset="永字八法", size=32)).to_float()
+    ink = x.sum(dim=(1, 2, 3))
+    bolder = reweight(x, torch.ones(4)).sum(dim=(1, 2, 3))
+    thinner = reweight(x, -torch.ones(4)).sum(dim=(1, 2, 3))
+    assert (bolder > 1.5 * ink).all() and (thinner < 0.8 * ink).all()
+    assert torch.equal(reweight(x, torch.zeros(4)), x)
+    a = augment(x, AugmentConfig(weight=0.5, shear=10), torch.Generator().manual_seed(0))
+    assert a.min() >= 0 and a.max() <= 1 and not torch.equal(a, x)
+
+
 def test_mix_unites_classes_by_character_and_keeps_parts_apart():
     spec = _cjk_font()
     font = f"{spec.path}#{spec.index}"

@@ -1,4 +1,5 @@
-"""Training-time augmentation of glyph batches: a small random affine warp per image, batched on the tensor.
+"""Training-time augmentation of glyph batches: a small random affine warp and stroke-weight change per image,
+batched on the tensor.
 
 Written by hand rather than with torchvision.transforms.v2 because those transform one image (or one shared set of
 parameters per batch) at a time, and torchvision's wheel does not load beside this project's CPU torch; one
@@ -25,11 +26,12 @@ class AugmentConfig:
     translate: float = 0.0  # max shift, fraction of the image side (e.g. 0.05)
     scale: float = 0.0  # max relative zoom in or out (e.g. 0.08)
     shear: float = 0.0  # max shear, degrees
+    weight: float = 0.0  # max blend towards the glyph dilated (bolder) or eroded (thinner) by one pixel
     hflip: bool = False  # mirror half the images; off by default because a mirrored character is not a character
 
     @property
     def active(self) -> bool:
-        return bool(self.rotate or self.translate or self.scale or self.shear or self.hflip)
+        return bool(self.rotate or self.translate or self.scale or self.shear or self.weight or self.hflip)
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -37,6 +39,10 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     if not cfg.active:
         return x
     b = x.shape[0]
+    if cfg.weight:
+        x = reweight(x, (torch.rand(b, generator=generator) * 2 - 1) * cfg.weight)
+    if not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear or cfg.hflip):
+        return x
 
     def uniform(limit: float) -> torch.Tensor:
         return (torch.rand(b, generator=generator) * 2 - 1) * limit
@@ -58,3 +64,12 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
         theta[flip, 0, :2] *= -1
     grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def reweight(x: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """Per-image stroke weight: amount (B,) in [-1, 1]; > 0 blends towards the glyph dilated by one pixel (3x3 max),
+    < 0 towards it eroded by one pixel (3x3 min), 0 leaves it. Ink is high, so dilation thickens strokes."""
+    a = amount.to(x).view(-1, 1, 1, 1)
+    bolder = F.max_pool2d(x, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    return torch.where(a >= 0, x + a * (bolder - x), x + a * (x - thinner))
