@@ -57,11 +57,15 @@ def eval_reports(folder: Path) -> list[Path]:
     return [folder / EVAL, folder / "eval" / "metrics.json", folder.parent / "eval" / "metrics.json"]
 
 
-def copy_export(source: str | Path, folder: str | Path, about: str | None = None, half: bool = False) -> Path:
+def copy_export(
+    source: str | Path, folder: str | Path, about: str | None = None, half: bool = False, sampling: dict | None = None
+) -> Path:
     """Copy the export in `source` (weights, config, metrics if any) to `folder`, each file atomically.
 
     about: a sentence saying what the model is for, stored in config.json for its model card.
     half: store float32 tensors as float16 (half the file; `load` casts them back into the float32 network).
+    sampling: new sampling defaults of a diffusion model ({"sampler", "sample_steps", "guidance"}), e.g. the fewest
+    steps that `glyphgen eval` found as good as more.
     """
     source, folder = Path(source), Path(folder)
     if folder.resolve() == source.resolve():
@@ -69,6 +73,10 @@ def copy_export(source: str | Path, folder: str | Path, about: str | None = None
     meta = read_config(source)
     if about is not None:
         meta["about"] = about
+    for key, value in (sampling or {}).items():
+        if key not in meta["config"]:
+            raise GlyphgenError(f"a {meta['family']} model has no sampling option {key!r}")
+        meta["config"][key] = value
     folder.mkdir(parents=True, exist_ok=True)
     weights = (source / WEIGHTS).read_bytes()
     if half:

@@ -243,6 +243,9 @@ def export_cmd(
     card: bool = typer.Option(True, help="Write a README.md model card (data, steps, training time, metrics)."),
     about: str = typer.Option("", help="A sentence for the card saying what the model is for."),
     half: bool = typer.Option(False, help="Store the weights as float16: half the size, samples indistinguishable."),
+    sampler: str = typer.Option(None, help="ddpm: the exported model's default sampler (ddpm, ddim, dpm++)."),
+    steps: int = typer.Option(None, help="ddpm: its default number of sampling steps."),
+    guidance: float = typer.Option(None, help="conditional ddpm: its default classifier-free guidance scale."),
 ):
     """Export a run's EMA weights as safetensors + config.json (loading never unpickles), with a model card."""
     import torch
@@ -255,7 +258,16 @@ def export_cmd(
     method, _ = load(source)  # refuse to copy something that does not load
     if diffusers and not hasattr(method, "diffusers_pipeline"):
         raise GlyphgenError(f"--diffusers applies to ddpm models; this is a {method.family} model")
-    copy_export(source, folder, about=about or None, half=half)
+    sampling = {"sampler": sampler, "sample_steps": steps, "guidance": guidance}
+    sampling = {k: v for k, v in sampling.items() if v is not None}
+    if sampling and method.family != "ddpm":
+        raise GlyphgenError(f"--sampler/--steps/--guidance apply to ddpm models; this is a {method.family} model")
+    if sampler is not None:
+        from glyphgen.methods.ddpm import SAMPLERS
+
+        if sampler not in SAMPLERS:
+            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    copy_export(source, folder, about=about or None, half=half, sampling=sampling)
     if card:
         cards.write(folder)
     if diffusers:
