@@ -78,12 +78,13 @@ def copy_export(
             raise GlyphgenError(f"a {meta['family']} model has no sampling option {key!r}")
         meta["config"][key] = value
     folder.mkdir(parents=True, exist_ok=True)
-    weights = (source / WEIGHTS).read_bytes()
     if half:
         state = load_file(str(source / WEIGHTS))
         state = {k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}
         weights = save(state, metadata={"format_version": str(FORMAT_VERSION), "family": meta["family"]})
         meta["weights_dtype"] = "float16"
+    else:
+        weights = (source / WEIGHTS).read_bytes()
     files = {WEIGHTS: weights, CONFIG: json.dumps(meta, indent=2, ensure_ascii=False).encode()}
     for found in eval_reports(source):
         if found.is_file():

@@ -30,8 +30,13 @@ class AugmentConfig:
     hflip: bool = False  # mirror half the images; off by default because a mirrored character is not a character
 
     @property
+    def warps(self) -> bool:
+        """Whether the affine part (rotate, shift, zoom, shear, flip) does anything."""
+        return bool(self.rotate or self.translate or self.scale or self.shear or self.hflip)
+
+    @property
     def active(self) -> bool:
-        return bool(self.rotate or self.translate or self.scale or self.shear or self.weight or self.hflip)
+        return bool(self.warps or self.weight)
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -41,7 +46,7 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     b = x.shape[0]
     if cfg.weight:
         x = reweight(x, (torch.rand(b, generator=generator) * 2 - 1) * cfg.weight)
-    if not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear or cfg.hflip):
+    if not cfg.warps:
         return x
 
     def uniform(limit: float) -> torch.Tensor:
