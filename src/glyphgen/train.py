@@ -300,6 +300,8 @@ def fit(
     torch.manual_seed(train_cfg.seed)
     if train_cfg.channels_last:
         method = method.to(memory_format=torch.channels_last)
+    # Before the EMA copy is made; a resumed run recomputes the same buffers, then loads them from the checkpoint.
+    method.prepare(torch.from_numpy(glyphs.images), torch.from_numpy(glyphs.labels))
     module = GlyphModule(method, glyphs, train_cfg, run_dir, use_labels, meta)
     strategy = train_cfg.strategy
     if strategy == "ddp":

@@ -266,3 +266,46 @@ def test_bad_config(options, match):
 def test_bad_steps_at_sampling(uncond):
     with pytest.raises(GlyphgenError, match="steps"):
         uncond.sample([0], sampler="ddim", steps=5000)
+
+
+# ---- class prototypes ------------------------------------------------------------------------------------------
+
+
+def test_prototypes_are_area_shrunk_class_means_and_the_null_class_is_blank():
+    method = make(num_classes=3, prototype=8)
+    x = glyph_batch(4)
+    labels = torch.tensor([0, 1, 2, 0])
+    method.prepare((x * 255).round().to(torch.uint8), labels)
+    assert method.prototypes.shape == (4, 1, 8, 8)
+    mean0 = (x[0] + x[3]) / 2
+    expected = torch.nn.functional.avg_pool2d(mean0.unsqueeze(0), 2)[0]  # 16 -> 8 px: 2x2 means
+    torch.testing.assert_close(method.prototypes[0], expected, atol=1e-3, rtol=0)
+    torch.testing.assert_close(method.prototypes[1], torch.nn.functional.avg_pool2d(x[1:2], 2)[0], atol=1e-3, rtol=0)
+    assert method.prototypes[3].abs().sum() == 0  # null class
+
+
+def test_prototype_channel_reaches_the_net_and_is_saved_with_the_weights():
+    method = make(num_classes=3, prototype=8).eval()
+    x = glyph_batch(3)
+    method.prepare((x * 255).to(torch.uint8), torch.arange(3))
+    assert method.net.unet.conv_in.in_channels == 2
+    x_t, t, y = torch.randn(3, 1, SIZE, SIZE), torch.tensor([10, 500, 900]), torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        before, null_before = method.denoise(x_t, t, y), method.denoise(x_t, t)
+        clone = make(num_classes=3, prototype=8, seed=1).eval()
+        clone.load_state_dict(method.state_dict())  # the prototypes travel in the state dict
+        torch.testing.assert_close(clone.denoise(x_t, t, y), before)
+        method.prototypes[:3] = method.prototypes[:3].roll(1, dims=0)  # same weights, other classes' prototypes
+        assert not torch.allclose(method.denoise(x_t, t, y), before)
+        torch.testing.assert_close(method.denoise(x_t, t), null_before)  # the null class never reads them
+
+
+def test_prototype_is_ignored_by_unconditional_models_and_checked():
+    method = make(num_classes=0, prototype=8)
+    assert method.net.unet.conv_in.in_channels == 1 and not hasattr(method, "prototypes")
+    with pytest.raises(GlyphgenError, match="prototype = -1"):
+        DDPMConfig(prototype=-1)
+    with pytest.raises(GlyphgenError, match="larger than the 16 px"):
+        make(num_classes=3, prototype=32)
+    with pytest.raises(GlyphgenError, match="diffusers pipeline"):
+        make(num_classes=3, prototype=8).diffusers_pipeline()

@@ -38,6 +38,10 @@ class Method(nn.Module):
         self.image_shape = tuple(image_shape)  # (C, H, W)
         self.num_classes = num_classes  # 0 = unconditional
 
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Called once with the whole training set before training, (N, C, H, W) uint8 and (N,) int64: a family
+        that derives fixed buffers from the data (the DDPM's class prototypes) computes them here."""
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per optimiser; one Adam each. Families with adversarial parts return several ("g", "d")."""
         return {"model": list(self.parameters())}

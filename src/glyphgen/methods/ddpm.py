@@ -19,16 +19,23 @@ unconditional model. Sampling with guidance scale w uses
 
 so w = 0 is the unconditional model, w = 1 the plain conditional model (one forward pass each; no doubled batch) and
 w > 1 sharpens the class at the expense of diversity. Sampling without labels is unconditional at any w.
+
+Class prototypes (`prototype` > 0, conditional models only): a learned embedding per class must be learned from that
+class's few glyphs alone (the jōyō set has ~14 per character), which a CPU budget does not reach. The prototype gives
+the class a structured code instead: the mean of the class's training glyphs, shrunk to prototype x prototype pixels,
+is fixed at the start of training (a buffer saved with the weights), upsampled and concatenated to x_t as an extra
+input channel, beside the learned embedding. The null class's prototype is blank. This is the content-glyph input of
+few-shot font generators (e.g. FontDiffuser, Yang et al. 2024), with the class's own mean as the content glyph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
@@ -60,6 +67,7 @@ class DDPMConfig(MethodConfig):
     sampler: Sampler = "dpm++"  # default sampler
     sample_steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
     guidance: float = 1.0  # default guidance scale w: 0 = unconditional, 1 = conditional, > 1 = guided
+    prototype: int = 0  # conditional models: side (px) of each class's mean-glyph input channel; 0 = embedding only
 
     def __post_init__(self):
         check_choices(self)
@@ -70,6 +78,8 @@ class DDPMConfig(MethodConfig):
             raise GlyphgenError(f"cond_drop = {self.cond_drop} is out of range; use 0 <= cond_drop < 1")
         if self.min_snr_gamma < 0:
             raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
+        if self.prototype < 0:
+            raise GlyphgenError(f"prototype = {self.prototype} must be >= 0 (0 = off, e.g. 16 for 32 px glyphs)")
         if not 1 <= self.sample_steps <= self.timesteps:
             raise GlyphgenError(f"sample_steps = {self.sample_steps} is out of range; use 1 to {self.timesteps}")
 
@@ -133,7 +143,7 @@ def drop_labels(y: torch.Tensor, p: float, null_class: int) -> torch.Tensor:
 
 
 def guided_prediction(
-    net: nn.Module, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, guidance: float, null_class: int
+    net: Callable, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, guidance: float, null_class: int
 ) -> torch.Tensor:
     """The network's prediction under classifier-free guidance scale w: uncond + w * (cond - uncond).
 
@@ -151,7 +161,7 @@ def guided_prediction(
 
 @torch.no_grad()
 def sample_loop(
-    net: nn.Module,
+    net: Callable,
     scheduler,
     x_T: torch.Tensor,
     gens: list[torch.Generator],
@@ -188,6 +198,12 @@ class DDPM(Method):
         c, h, w = self.image_shape
         if h != w:
             raise GlyphgenError(f"DDPM needs square images, got {h}x{w}")
+        self.prototype = config.prototype if num_classes else 0
+        if self.prototype > h:
+            raise GlyphgenError(f"prototype = {self.prototype} is larger than the {h} px images; use at most {h}")
+        if self.prototype:
+            # (num_classes + 1, C, p, p) in [0, 1]; the last row (null class) stays blank
+            self.register_buffer("prototypes", torch.zeros(num_classes + 1, c, self.prototype, self.prototype))
         self.net = build_unet(
             c,
             h,
@@ -197,8 +213,29 @@ class DDPM(Method):
             dropout=config.dropout,
             num_classes=num_classes,
             impl=config.unet,
+            extra_inputs=c if self.prototype else 0,
         )
         self.noise = noise_scheduler(config)
+
+    @torch.no_grad()
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if not self.prototype:
+            return
+        n, size = self.num_classes, self.prototype
+        sums = torch.zeros(n, images[0].numel(), dtype=torch.float64)
+        sums.index_add_(0, labels.long(), images.reshape(len(images), -1).double())
+        counts = torch.bincount(labels.long(), minlength=n).clamp(min=1).unsqueeze(1)
+        means = (sums / counts / 255.0).float().reshape(n, *self.image_shape)
+        self.prototypes[:n] = F.interpolate(means, size=(size, size), mode="area").to(self.prototypes)
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The U-Net's prediction, with the class prototype channel on a prototype model (y None = null class)."""
+        if not self.prototype:
+            return self.net(x_t, t, y)
+        index = torch.full_like(t, self.num_classes) if y is None else y
+        cond = F.interpolate(self.prototypes[index].float(), size=x_t.shape[-2:], mode="bilinear", align_corners=False)
+        x_in = torch.cat([x_t, (cond * 2 - 1).to(x_t.dtype)], dim=1)
+        return self.net(x_in, t, y)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> tuple[dict[str, torch.Tensor], dict]:
         cfg = self.config
@@ -217,7 +254,7 @@ class DDPM(Method):
             y = None if y is None else drop_labels(y, cfg.cond_drop, self.num_classes)
         else:
             y = None  # an unconditional model ignores the labels the data layer always provides
-        pred = self.net(x_t, t, y)
+        pred = self.denoise(x_t, t, y)
         dist = F.mse_loss if cfg.loss == "l2" else F.l1_loss
         per_image = dist(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))  # (B,)
         logs = {}
@@ -270,7 +307,7 @@ class DDPM(Method):
         was_training = self.training
         self.eval()  # dropout off while sampling
         try:
-            out = sample_loop(self.net, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory)
+            out = sample_loop(self.denoise, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory)
         finally:
             self.train(was_training)
         if return_trajectory:
@@ -299,6 +336,11 @@ class DDPM(Method):
 
         if not isinstance(self.net, DiffusersUNet):
             raise GlyphgenError("only models with unet = 'diffusers' export to a diffusers pipeline")
+        if self.prototype:
+            raise GlyphgenError(
+                "a prototype-conditioned DDPM does not export to a diffusers pipeline (it also reads "
+                "the class prototype channel, which the pipeline cannot pass)"
+            )
         return DDPMPipeline(unet=self.net.unet, scheduler=noise_scheduler(self.config))
 
     def _check_labels(self, labels, n: int, device) -> torch.Tensor | None:
