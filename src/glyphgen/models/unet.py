@@ -25,6 +25,7 @@ gained nothing (0-10% slower); inference forwards were ~10% faster with it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -73,38 +74,44 @@ def build_unet(
                 f"width {w} must be a multiple of norm_groups={norm_groups} (and of head_dim={head_dim}"
                 " where it has attention)"
             )
+    layout = UNetLayout(
+        image_channels,
+        image_size,
+        tuple(widths),
+        blocks,
+        tuple(attention),
+        head_dim,
+        norm_groups,
+        dropout,
+        num_classes,
+        extra_inputs,
+    )
     if impl == "diffusers":
-        net = DiffusersUNet(
-            image_channels,
-            image_size,
-            widths,
-            blocks,
-            attention,
-            head_dim,
-            norm_groups,
-            dropout,
-            num_classes,
-            extra_inputs,
-        )
+        net = DiffusersUNet(layout)
     elif impl == "lean":
-        net = UNet(
-            image_channels,
-            image_size,
-            widths,
-            blocks,
-            attention,
-            head_dim,
-            norm_groups,
-            dropout,
-            num_classes,
-            extra_inputs,
-        )
+        net = UNet(layout)
     else:
         raise GlyphgenError(f"unknown U-Net implementation {impl!r}; choose one of 'diffusers', 'lean'")
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         net.channels_last = True
     return net
+
+
+@dataclass(frozen=True)
+class UNetLayout:
+    """What both implementations build from (see `build_unet` for the meaning of each field)."""
+
+    image_channels: int
+    image_size: int
+    widths: tuple[int, ...]
+    blocks: int
+    attention: tuple[int, ...]
+    head_dim: int
+    norm_groups: int
+    dropout: float
+    num_classes: int
+    extra_inputs: int
 
 
 def _labels(y: torch.Tensor | None, num_classes: int, batch: int, device) -> torch.Tensor | None:
@@ -121,38 +128,26 @@ def _labels(y: torch.Tensor | None, num_classes: int, batch: int, device) -> tor
 class DiffusersUNet(nn.Module):
     """diffusers' `UNet2DModel` (the DDPM paper's U-Net) behind the `net(x_t, t, y)` interface."""
 
-    def __init__(
-        self,
-        image_channels,
-        image_size,
-        widths,
-        blocks,
-        attention,
-        head_dim,
-        norm_groups,
-        dropout,
-        num_classes,
-        extra_inputs=0,
-    ):
+    def __init__(self, layout: UNetLayout):
         super().__init__()
         from diffusers import UNet2DModel  # deferred: importing diffusers costs ~1 s, and "lean" needs none of it
 
-        attn = [image_size >> i in attention for i in range(len(widths))]
-        self.num_classes = num_classes
+        attn = [layout.image_size >> i in layout.attention for i in range(len(layout.widths))]
+        self.num_classes = layout.num_classes
         self.channels_last = False  # set by build_unet: inputs are then converted to match the weights
         self.unet = UNet2DModel(
-            sample_size=image_size,
-            in_channels=image_channels + extra_inputs,
-            out_channels=image_channels,
-            block_out_channels=tuple(widths),
-            layers_per_block=blocks,
+            sample_size=layout.image_size,
+            in_channels=layout.image_channels + layout.extra_inputs,
+            out_channels=layout.image_channels,
+            block_out_channels=tuple(layout.widths),
+            layers_per_block=layout.blocks,
             down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attn),
             up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attn)),
-            add_attention=bool(attention),
-            attention_head_dim=head_dim,
-            norm_num_groups=norm_groups,
-            dropout=dropout,
-            num_class_embeds=num_classes + 1 if num_classes else None,  # +1: the null class for guidance
+            add_attention=bool(layout.attention),
+            attention_head_dim=layout.head_dim,
+            norm_num_groups=layout.norm_groups,
+            dropout=layout.dropout,
+            num_class_embeds=layout.num_classes + 1 if layout.num_classes else None,  # +1: the null class for guidance
         )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,58 +206,51 @@ class Attention(nn.Module):
 class UNet(nn.Module):
     """The DDPM U-Net written out; same layout and parameter count as the diffusers one (see the module docstring)."""
 
-    def __init__(
-        self,
-        image_channels,
-        image_size,
-        widths,
-        blocks,
-        attention,
-        head_dim,
-        norm_groups,
-        dropout,
-        num_classes,
-        extra_inputs=0,
-    ):
+    def __init__(self, layout: UNetLayout):
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes = layout.num_classes
         self.channels_last = False  # set by build_unet: inputs are then converted to match the weights
-        emb = 4 * widths[0]
-        self.time_mlp = nn.Sequential(nn.Linear(widths[0], emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.class_emb = nn.Embedding(num_classes + 1, emb) if num_classes else None  # row num_classes = null class
-        self.conv_in = nn.Conv2d(image_channels + extra_inputs, widths[0], 3, padding=1)
+        emb = 4 * layout.widths[0]
+        self.time_mlp = nn.Sequential(nn.Linear(layout.widths[0], emb), nn.SiLU(), nn.Linear(emb, emb))
+        # row num_classes is the null class
+        self.class_emb = nn.Embedding(layout.num_classes + 1, emb) if layout.num_classes else None
+        self.conv_in = nn.Conv2d(layout.image_channels + layout.extra_inputs, layout.widths[0], 3, padding=1)
 
         def res(cin, cout):
-            return ResBlock(cin, cout, emb, norm_groups, dropout)
+            return ResBlock(cin, cout, emb, layout.norm_groups, layout.dropout)
 
         def attn(c, size):
-            return Attention(c, head_dim, norm_groups) if size in attention else nn.Identity()
+            return Attention(c, layout.head_dim, layout.norm_groups) if size in layout.attention else nn.Identity()
 
-        self.down, skip_ch, c = nn.ModuleList(), [widths[0]], widths[0]
-        for i, w in enumerate(widths):
-            size = image_size >> i
-            for _ in range(blocks):
+        self.down, skip_ch, c = nn.ModuleList(), [layout.widths[0]], layout.widths[0]
+        for i, w in enumerate(layout.widths):
+            size = layout.image_size >> i
+            for _ in range(layout.blocks):
                 self.down.append(nn.ModuleList([res(c, w), attn(w, size)]))
                 c = w
                 skip_ch.append(c)
-            if i < len(widths) - 1:
+            if i < len(layout.widths) - 1:
                 self.down.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
                 skip_ch.append(c)
         self.mid = nn.ModuleList(
-            [res(c, c), Attention(c, head_dim, norm_groups) if attention else nn.Identity(), res(c, c)]
+            [
+                res(c, c),
+                Attention(c, layout.head_dim, layout.norm_groups) if layout.attention else nn.Identity(),
+                res(c, c),
+            ]
         )
         self.up = nn.ModuleList()
-        for i, w in reversed(list(enumerate(widths))):
-            size = image_size >> i
-            for _ in range(blocks + 1):
+        for i, w in reversed(list(enumerate(layout.widths))):
+            size = layout.image_size >> i
+            for _ in range(layout.blocks + 1):
                 self.up.append(nn.ModuleList([res(c + skip_ch.pop(), w), attn(w, size)]))
                 c = w
             if i > 0:
                 self.up.append(
                     nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c, 3, padding=1))
                 )
-        self.norm_out = nn.GroupNorm(norm_groups, c)
-        self.conv_out = nn.Conv2d(c, image_channels, 3, padding=1)
+        self.norm_out = nn.GroupNorm(layout.norm_groups, c)
+        self.conv_out = nn.Conv2d(c, layout.image_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         t = t.reshape(-1).expand(x.shape[0]) if t.numel() == 1 else t
