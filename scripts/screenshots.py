@@ -37,6 +37,14 @@ def draw(page, k: int, strokes) -> None:
     sketch = page.locator(f"#sketch-{k}")
     sketch.get_by_role("button", name="Brush").click()
     box = sketch.locator("canvas").last.bounding_box()
+    # The canvas element is larger than its white drawing surface (about its middle 60%); strokes that start
+    # outside the surface draw nothing, so the letters are mapped into it.
+    box = {
+        "x": box["x"] + 0.2 * box["width"],
+        "y": box["y"] + 0.2 * box["height"],
+        "width": 0.6 * box["width"],
+        "height": 0.6 * box["height"],
+    }
     for stroke in strokes:
         x0, y0 = stroke[0]
         page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
