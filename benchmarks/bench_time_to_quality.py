@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/bench_time_to_quality.py [--minutes 30] [--eval-every 10] [--out benchmarks/ttq]
 
 Same data (KanjiVG, 64 px, all 6,703 glyphs), same batch (32), same wall-clock training budget per contender on this
-machine, trained one after the other in this one process:
+machine, trained one after the other (in one process, or in separate sittings: see below):
 
-    glyphgen    glyphgen's default ddpm (DDPMConfig()), Adam, its trainer's warm-up EMA (0.999)
+    glyphgen    glyphgen's kanji-ddpm recipe (the ddpm section of configs/kanji-ddpm.yaml: widths 32-64-128,
+                v-prediction, Min-SNR 5, Adam 5e-4), its trainer's warm-up EMA (0.999)
     lucidrains  denoising-diffusion-pytorch: Unet(dim=64, dim_mults=(1, 2, 4, 8)) + GaussianDiffusion (its defaults:
                 v-prediction, sigmoid schedule), Adam 8e-5 and EMA(0.995, every 10 steps) as its README trains
     diffusers   diffusers' unconditional training recipe (examples/unconditional_image_generation): its UNet2DModel
@@ -17,12 +18,19 @@ Every `--eval-every` minutes of training (the clock stops while evaluating) each
 `--n-eval` samples with `--sample-steps` (20) sampler steps (DPM-Solver++ for glyphgen and diffusers, DDIM for
 lucidrains, its fast sampler), scored by FGD (glyphgen's recogniser features) against half of the real glyphs; the
 real-data band is the FGD of the other half's first `--n-eval` glyphs. The goal this project set itself: glyphgen
-reaches the band within 30 minutes on a 2-core CPU, at least 3x faster than both peers. Prints JSON; writes
-<out>/time_to_quality.json and <out>/time_to_quality.png.
+reaches the band within 30 minutes on a 2-core CPU, at least 3x faster than both peers. Each contender's curve goes to
+<out>/<contender>.json as soon as it finishes (with its thread count and the machine's load average, since a shared
+machine slows everyone), so the three can be raced in separate sittings into one --out; the combined JSON (printed,
+and <out>/time_to_quality.json) and <out>/time_to_quality.png take every contender found there under the same
+settings.
 
 Evaluations cost far more than the training clock shows: the peers' U-Nets are large (lucidrains' default ~35M
-parameters, the diffusers recipe's ~110M), so sampling 300 images at 64 px takes tens of minutes each on 2 cores;
-the default of three evaluations per contender keeps a full run to a few hours.
+parameters, the diffusers recipe's ~110M), so sampling 300 images at 64 px takes tens of minutes each on 2 cores.
+Score them less often than glyphgen, in sittings of their own, e.g.:
+
+    bench_time_to_quality.py --contenders glyphgen --eval-every 5
+    bench_time_to_quality.py --contenders lucidrains --eval-every 15
+    bench_time_to_quality.py --contenders diffusers --eval-every 30
 
 The peers are installed by the `bench` extra plus, without its dependencies, denoising-diffusion-pytorch itself:
 
@@ -78,14 +86,19 @@ class Contender:
 class Glyphgen(Contender):
     name = "glyphgen"
 
+    recipe = Path(__file__).resolve().parent.parent / "configs" / "kanji-ddpm.yaml"
+
     def __init__(self, size: int, sample_steps: int):
         from torch.optim.swa_utils import AveragedModel
 
+        from glyphgen.config import from_dict, load_yaml
         from glyphgen.methods import get_family
         from glyphgen.train import _warmup_ema
 
         cls = get_family("ddpm")
-        self.method = cls(cls.config_class(), (1, size, size), 0).to(memory_format=torch.channels_last)
+        # The recipe a user trains kanji-ddpm with (widths, v-prediction, Min-SNR, learning rate), at the race's size.
+        config = from_dict(cls.config_class, load_yaml(self.recipe).get("ddpm"))
+        self.method = cls(config, (1, size, size), 0).to(memory_format=torch.channels_last)
         self.net = self.method
         self.opts = {
             g: torch.optim.Adam(p, **self.method.optimizer_options(g)) for g, p in self.method.param_groups().items()
@@ -324,7 +337,6 @@ def main():
         "size": args.size,
         "batch": BATCH,
         "minutes_per_contender": args.minutes,
-        "eval_every_minutes": args.eval_every,
         "n_eval": score.n,
         "sample_steps": args.sample_steps,
         "band_fgd": round(score.band, 3),
@@ -334,30 +346,53 @@ def main():
         "torch": torch.__version__,
         "contenders": {},
     }
+    # What must match for two contenders' curves to share a plot. How often each was scored may differ (scoring the big
+    # peers costs tens of minutes at 64 px on 2 cores); threads and load are recorded, not enforced.
+    settings = {k: result[k] for k in ("data", "minutes_per_contender", "n_eval", "sample_steps")}
+    args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
         torch.manual_seed(args.seed)
         try:
             contender = CONTENDERS[name](args.size, args.sample_steps)
         except ImportError as e:
-            result["contenders"][name] = {"skipped": f"not installed ({e}); see this script's docstring"}
+            print(f"[{name}] skipped: not installed ({e}); see this script's docstring", file=sys.stderr)
             continue
+        load_start = os.getloadavg()[0]
         r = race(contender, data, args.minutes, args.eval_every, score, args.seed)
+        r["eval_every_minutes"], r["threads"] = args.eval_every, torch.get_num_threads()
+        r["load_avg_start_end"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
         r["minutes_to_band"] = first_in_band(r["curve"], score.band)
-        result["contenders"][name] = r
+        r["settings"] = settings
+        r["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        # One file per contender, written as soon as it finishes: a run cut short keeps what it measured, and the
+        # contenders can be raced in separate sittings (--contenders diffusers) into the same --out.
+        (args.out / f"{name}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
         del contender
+    result["contenders"] = collect(args.out, settings)
     mine = result["contenders"].get("glyphgen", {}).get("minutes_to_band")
     result["goal"] = {
         "glyphgen_in_band_within_30_min": mine is not None and mine <= 30,
         "speedup_vs_peers": {
-            n: speedup(mine, r, args.minutes)
-            for n, r in result["contenders"].items()
-            if n != "glyphgen" and "curve" in r
+            n: speedup(mine, r, args.minutes) for n, r in result["contenders"].items() if n != "glyphgen"
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "time_to_quality.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     plot(result, args.out / "time_to_quality.png")
     print(json.dumps(result, indent=2, default=str))
+
+
+def collect(out: Path, settings: dict) -> dict:
+    """Every contender's result in `out` that was raced under the same settings, in CONTENDERS order."""
+    found = {}
+    for name in CONTENDERS:
+        path = out / f"{name}.json"
+        if path.is_file():
+            r = json.loads(path.read_text(encoding="utf-8"))
+            if r.get("settings") == settings:
+                found[name] = r
+            else:
+                print(f"[{name}] {path} was raced under other settings; left out", file=sys.stderr)
+    return found
 
 
 if __name__ == "__main__":
