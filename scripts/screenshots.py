@@ -84,34 +84,28 @@ def main() -> None:
                 page.screenshot(path=args.out / name, full_page=True)
                 print(f"wrote {args.out / name}")
 
-            if "kanji-ddpm" in names:
-                page.get_by_role("tab", name="Generate").click()
-                pick(page, "generate", "kanji-ddpm")
-                page.locator("#generate-button").click()
-                page.locator("#tab-generate img[src$='/grid.png']").wait_for()
-                shot("app-generate.png")
-            if "kanji-ddpm-cond" in names:
-                page.get_by_role("tab", name="Write").click()
-                pick(page, "write", "kanji-ddpm-cond")
-                page.locator("#tab-write textarea").first.fill(WRITE_TEXT)
-                page.locator("#write-button").click()
-                page.locator("#tab-write img[src$='/text.png']").wait_for()
-                shot("app-write.png")
-            if "hand-cvae" in names:
-                page.get_by_role("tab", name="Your style").click()
-                pick(page, "style", "hand-cvae")
+            def take(label: str, key: str, model: str, result: str, name: str, text: str = "", before=None) -> None:
+                """Open tab `label`, pick `model`, run it (after `before`, with `text` typed in), shoot the result."""
+                if model not in names:
+                    return
+                page.get_by_role("tab", name=label).click()
+                pick(page, key, model)
+                if before is not None:
+                    before()
+                if text:
+                    page.locator(f"#tab-{key} textarea").first.fill(text)
+                page.locator(f"#{key}-button").click()
+                page.locator(f"#tab-{key} img[src$='/{result}']").wait_for()
+                shot(name)
+
+            def draw_letters() -> None:
                 for k, strokes in enumerate(LETTERS):
                     draw(page, k, strokes)
-                page.locator("#tab-style textarea").first.fill(STYLE_TEXT)
-                page.locator("#style-button").click()
-                page.locator("#tab-style img[src$='/text.png']").wait_for()
-                shot("app-style.png")
-            if "hanzi-dream" in names:
-                page.get_by_role("tab", name="Dream").click()
-                pick(page, "dream", "hanzi-dream")
-                page.locator("#dream-button").click()
-                page.locator("#tab-dream img[src$='/strip.png']").wait_for()
-                shot("app-dream.png")
+
+            take("Generate", "generate", "kanji-ddpm", "grid.png", "app-generate.png")
+            take("Write", "write", "kanji-ddpm-cond", "text.png", "app-write.png", text=WRITE_TEXT)
+            take("Your style", "style", "hand-cvae", "text.png", "app-style.png", text=STYLE_TEXT, before=draw_letters)
+            take("Dream", "dream", "hanzi-dream", "strip.png", "app-dream.png")
             skipped = sorted({"kanji-ddpm", "kanji-ddpm-cond", "hand-cvae", "hanzi-dream"} - names)
             if skipped:
                 print(f"not shipped, so not retaken: {', '.join(skipped)}")
