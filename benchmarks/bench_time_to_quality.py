@@ -33,6 +33,7 @@ Score them less often than glyphgen, in sittings of their own, e.g.:
     bench_time_to_quality.py --contenders glyphgen-half,glyphgen --eval-every 5
     bench_time_to_quality.py --contenders lucidrains --eval-every 15
     bench_time_to_quality.py --contenders diffusers --eval-every 30
+    bench_time_to_quality.py --replot       # redo the combined JSON and plot from the files in --out
 
 The peers are installed by the `bench` extra plus, without its dependencies, denoising-diffusion-pytorch itself:
 
@@ -331,7 +332,9 @@ def plot(result: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("training wall-clock minutes")
     ax.set_ylabel(f"FGD ({result['n_eval']} samples, log scale)")
-    ax.set_title(f"KanjiVG {result['size']} px, batch {BATCH}, {result['threads']} CPU threads", fontsize=9)
+    threads = {r.get("threads", result["threads"]) for r in result["contenders"].values()} or {result["threads"]}
+    n = "/".join(map(str, sorted(threads)))
+    ax.set_title(f"KanjiVG {result['size']} px, batch {BATCH}, {n} CPU thread{'s' * (n != '1')}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -349,7 +352,14 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/ttq"))
+    ap.add_argument("--replot", action="store_true", help="only redo --out's combined JSON and plot from its files")
     args = ap.parse_args()
+    if args.replot:
+        combined = args.out / "time_to_quality.json"
+        if not combined.is_file():
+            sys.exit(f"--replot: {combined} not found; race a contender into {args.out} first")
+        result = json.loads(combined.read_text(encoding="utf-8"))
+        return finish(result, args.out, next(iter(result["contenders"].values()))["settings"], args.minutes)
     if args.threads:
         torch.set_num_threads(args.threads)
     names = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -397,18 +407,23 @@ def main():
         # contenders can be raced in separate sittings (--contenders diffusers) into the same --out.
         (args.out / f"{name}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
         del contender
-    result["contenders"] = collect(args.out, settings)
+    finish(result, args.out, settings, args.minutes)
+
+
+def finish(result: dict, out: Path, settings: dict, minutes: float) -> None:
+    """Gather every contender raced into `out` under `settings`, judge the goal, write the JSON and the plot."""
+    result["contenders"] = collect(out, settings)
     # glyphgen's time is its faster variant's (full or half working resolution).
     reached = [r["minutes_to_band"] for n, r in result["contenders"].items() if n.startswith("glyphgen")]
     mine = min((m for m in reached if m is not None), default=None)
     result["goal"] = {
         "glyphgen_in_band_within_30_min": mine is not None and mine <= 30,
         "speedup_vs_peers": {
-            n: speedup(mine, r, args.minutes) for n, r in result["contenders"].items() if not n.startswith("glyphgen")
+            n: speedup(mine, r, minutes) for n, r in result["contenders"].items() if not n.startswith("glyphgen")
         },
     }
-    (args.out / "time_to_quality.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    plot(result, args.out / "time_to_quality.png")
+    (out / "time_to_quality.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    plot(result, out / "time_to_quality.png")
     print(json.dumps(result, indent=2, default=str))
 
 
