@@ -322,7 +322,7 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for name, r in result["contenders"].items():
         if r.get("curve"):
             ax.plot([p["minutes"] for p in r["curve"]], [p["fgd"] for p in r["curve"]], "o-", label=name)
@@ -335,7 +335,7 @@ def plot(result: dict, path: Path) -> None:
     threads = {r.get("threads", result["threads"]) for r in result["contenders"].values()} or {result["threads"]}
     n = "/".join(map(str, sorted(threads)))
     ax.set_title(f"KanjiVG {result['size']} px, batch {BATCH}, {n} CPU thread{'s' * (n != '1')}", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, clear of every curve
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
