@@ -69,9 +69,12 @@ from glyphgen.config import DataConfig  # noqa: E402
 from glyphgen.data.dataset import load  # noqa: E402
 from glyphgen.eval import metrics as M  # noqa: E402
 from glyphgen.eval.evaluate import split_halves  # noqa: E402
-from glyphgen.eval.features import load_features  # noqa: E402
+from glyphgen.eval.features import as_float, load_features  # noqa: E402
 
 BATCH = 32
+# What must match for two contenders' curves to share a plot. How often each was scored may differ (scoring the big
+# peers costs tens of minutes at 64 px on 2 cores); threads and load are recorded, not enforced.
+SETTINGS = ("data", "minutes_per_contender", "n_eval", "sample_steps")
 
 
 # ------------------------------------------------------------------------------------------------------ contenders
@@ -294,7 +297,7 @@ class Scorer:
         a, b = split_halves(len(images), seed)
         self.n = min(n, len(b))
         self.real = self.features(images[a])
-        held = torch.from_numpy(images[b[: self.n]]).float() / 255
+        held = as_float(images[b[: self.n]])
         self.band = M.fgd(self.features, self.real, self.features(held))
         self.band_half = M.fgd(self.features, self.real, self.features(up(F.avg_pool2d(held, 2), held.shape[-1])))
         self.recognizer_top1 = meta.get("heldout_top1", {}).get("all")
@@ -358,8 +361,7 @@ def main():
         combined = args.out / "time_to_quality.json"
         if not combined.is_file():
             sys.exit(f"--replot: {combined} not found; race a contender into {args.out} first")
-        result = json.loads(combined.read_text(encoding="utf-8"))
-        return finish(result, args.out, next(iter(result["contenders"].values()))["settings"], args.minutes)
+        return finish(json.loads(combined.read_text(encoding="utf-8")), args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     names = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -385,9 +387,7 @@ def main():
         "torch": torch.__version__,
         "contenders": {},
     }
-    # What must match for two contenders' curves to share a plot. How often each was scored may differ (scoring the big
-    # peers costs tens of minutes at 64 px on 2 cores); threads and load are recorded, not enforced.
-    settings = {k: result[k] for k in ("data", "minutes_per_contender", "n_eval", "sample_steps")}
+    settings = {k: result[k] for k in SETTINGS}
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
         torch.manual_seed(args.seed)
@@ -407,12 +407,13 @@ def main():
         # contenders can be raced in separate sittings (--contenders diffusers) into the same --out.
         (args.out / f"{name}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
         del contender
-    finish(result, args.out, settings, args.minutes)
+    finish(result, args.out)
 
 
-def finish(result: dict, out: Path, settings: dict, minutes: float) -> None:
-    """Gather every contender raced into `out` under `settings`, judge the goal, write the JSON and the plot."""
-    result["contenders"] = collect(out, settings)
+def finish(result: dict, out: Path) -> None:
+    """Gather every contender raced into `out` under `result`'s settings, judge the goal, write the JSON and plot."""
+    minutes = result["minutes_per_contender"]
+    result["contenders"] = collect(out, {k: result[k] for k in SETTINGS})
     # glyphgen's time is its faster variant's (full or half working resolution).
     reached = [r["minutes_to_band"] for n, r in result["contenders"].items() if n.startswith("glyphgen")]
     mine = min((m for m in reached if m is not None), default=None)
