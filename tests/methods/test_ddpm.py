@@ -309,3 +309,49 @@ def test_prototype_is_ignored_by_unconditional_models_and_checked():
         make(num_classes=3, prototype=32)
     with pytest.raises(GlyphgenError, match="diffusers pipeline"):
         make(num_classes=3, prototype=8).diffusers_pipeline()
+
+
+# ---- patches ------------------------------------------------------------------------------------------------------
+
+
+def test_patch_model_runs_its_unet_on_folded_images_and_predicts_at_full_resolution():
+    method = make(patch=2, attention=(4,)).eval()
+    unet = method.net.unet
+    assert unet.config.sample_size == SIZE // 2 and unet.conv_in.in_channels == 4 and unet.conv_out.out_channels == 4
+    x_t, t = torch.randn(2, 1, SIZE, SIZE), torch.tensor([100, 700])
+    with torch.no_grad():
+        pred = method.denoise(x_t, t)
+        assert pred.shape == x_t.shape
+        swapped = x_t.clone()
+        swapped[:, :, 0, 0], swapped[:, :, 0, 1] = x_t[:, :, 0, 1], x_t[:, :, 0, 0]  # same 2x2 block, same mean
+        assert not torch.allclose(method.denoise(swapped, t), pred)  # the net sees each pixel, not the block's mean
+    assert method.sample([0, 1], steps=3).shape == (2, 1, SIZE, SIZE)
+
+
+def test_patch_model_learns_one_batch():
+    method = make(patch=2, prediction="v", lr=5e-3, widths=(8, 16), attention=())
+    x = glyph_batch()
+    before = fixed_draw_loss(method, x)
+    opt = torch.optim.Adam(method.param_groups()["model"], lr=method.config.lr)
+    torch.manual_seed(1)
+    for step in range(30):
+        loss = method.loss(x, None, step)[0]["model"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert fixed_draw_loss(method, x) < 0.65 * before
+
+
+def test_patch_with_prototypes_and_bad_patches():
+    method = make(num_classes=3, prototype=8, patch=2, attention=(4,))
+    assert method.net.unet.conv_in.in_channels == 8  # (x_t + prototype) x 2 x 2
+    with torch.no_grad():
+        assert (
+            method.denoise(torch.randn(2, 1, SIZE, SIZE), torch.tensor([5, 50]), torch.tensor([0, 2])).shape[-1] == SIZE
+        )
+    with pytest.raises(GlyphgenError, match="patch = 0"):
+        DDPMConfig(patch=0)
+    with pytest.raises(GlyphgenError, match="patch = 3 does not divide the 16 px"):
+        make(patch=3)
+    with pytest.raises(GlyphgenError, match="patch model"):
+        make(patch=2, attention=(4,)).diffusers_pipeline()
