@@ -73,9 +73,7 @@ class DDPMConfig(MethodConfig):
     sample_steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
     guidance: float = 1.0  # default guidance scale w: 0 = unconditional, 1 = conditional, > 1 = guided
     prototype: int = 0  # conditional models: side (px) of each class's mean-glyph input channel; 0 = embedding only
-    patch: int = (
-        1  # the U-Net sees patch x patch pixel blocks as channels (pixel unshuffle); attention sizes count those
-    )
+    patch: int = 1  # U-Net on patch x patch pixel blocks folded into channels; attention sizes count those blocks
 
     def __post_init__(self):
         check_choices(self)
