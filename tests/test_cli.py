@@ -131,6 +131,18 @@ def test_train_dry_run_resolves_yaml_and_command_line(tmp_path):
     assert "prediction: v" in out and "lr: 0.001" in out  # CLI beats YAML, YAML beats defaults
 
 
+def test_yaml_exponent_numbers_are_numbers_and_words_are_an_error(tmp_path):
+    # PyYAML (YAML 1.1) reads `1e-3` as a string; a number field must still get the number.
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: ddpm\nddpm: {lr: 1e-3, min_snr_gamma: 5}\n")
+    result = run("train", "--config", str(cfg), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "lr: 0.001" in result.output and "min_snr_gamma: 5.0" in result.output
+    cfg.write_text("model: ddpm\nddpm: {lr: fast}\n")
+    result = run("train", "--config", str(cfg), "--dry-run")
+    assert result.exit_code != 0 and "lr must be a number, got 'fast'" in result.output
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

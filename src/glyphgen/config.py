@@ -61,6 +61,14 @@ def from_dict(cls, data: dict | None):
     unknown = sorted(set(data) - names)
     if unknown:
         raise GlyphgenError(f"unknown {cls.__name__} option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if hints[key] is float and isinstance(value, str | int) and not isinstance(value, bool):
+            # YAML 1.1 (PyYAML) reads 1e-3 as the string "1e-3" (it wants 1.0e-3); a number field takes it as meant.
+            try:
+                data[key] = float(value)
+            except ValueError:
+                raise GlyphgenError(f"{cls.__name__} option {key} must be a number, got {value!r}") from None
     try:
         return cls(**data)
     except TypeError as e:
