@@ -63,6 +63,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -97,7 +98,7 @@ class Glyphgen(Contender):
 
     overrides: dict = {}  # changes to the recipe's ddpm section
 
-    def __init__(self, size: int, sample_steps: int):
+    def __init__(self, size: int, sample_steps: int, recipe: dict | None = None):
         from torch.optim.swa_utils import AveragedModel
 
         from glyphgen.config import from_dict, load_yaml
@@ -106,7 +107,7 @@ class Glyphgen(Contender):
 
         cls = get_family("ddpm")
         # The recipe a user trains kanji-ddpm with (widths, v-prediction, Min-SNR, learning rate), at the race's size.
-        config = from_dict(cls.config_class, {**load_yaml(self.recipe).get("ddpm"), **self.overrides})
+        config = from_dict(cls.config_class, {**load_yaml(self.recipe).get("ddpm"), **self.overrides, **(recipe or {})})
         self.method = cls(config, (1, size, size), 0).to(memory_format=torch.channels_last)
         self.net = self.method
         self.opts = {
@@ -140,8 +141,8 @@ class GlyphgenHalf(Glyphgen):
 
     name = "glyphgen-half"
 
-    def __init__(self, size: int, sample_steps: int):
-        super().__init__(size // 2, sample_steps)
+    def __init__(self, size: int, sample_steps: int, recipe: dict | None = None):
+        super().__init__(size // 2, sample_steps, recipe)
         self.size = size
 
     def train_step(self, x):
@@ -372,6 +373,13 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/ttq"))
+    ap.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the glyphgen contenders' ddpm recipe, e.g. --recipe lr=1e-3 (repeatable); race into its own --out",
+    )
     ap.add_argument("--replot", action="store_true", help="only redo --out's combined JSON and plot from its files")
     args = ap.parse_args()
     if args.replot:
@@ -385,6 +393,13 @@ def main():
     unknown = [c for c in names if c not in CONTENDERS]
     if unknown:
         sys.exit(f"unknown contender(s) {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
+
+    recipe = {}
+    for item in args.recipe:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            sys.exit(f"--recipe {item!r}: write KEY=VALUE, e.g. --recipe lr=1e-3")
+        recipe[key.strip()] = yaml.safe_load(value)
 
     glyphs = load(DataConfig(source="kanjivg", size=args.size), progress=True)
     data = glyphs.to_float()
@@ -409,13 +424,17 @@ def main():
     for name in names:
         torch.manual_seed(args.seed)
         try:
-            contender = CONTENDERS[name](args.size, args.sample_steps)
+            cls = CONTENDERS[name]
+            options = {"recipe": recipe} if recipe and issubclass(cls, Glyphgen) else {}
+            contender = cls(args.size, args.sample_steps, **options)
         except ImportError as e:
             print(f"[{name}] skipped: not installed ({e}); see this script's docstring", file=sys.stderr)
             continue
         load_start = os.getloadavg()[0]
         r = race(contender, data, args.minutes, args.eval_every, score, args.seed)
         r["eval_every_minutes"], r["threads"] = args.eval_every, torch.get_num_threads()
+        if options:
+            r["recipe_changes"] = recipe
         r["load_avg_start_end"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
         r["minutes_to_band"] = first_in_band(r["curve"], score.band)
         r["settings"] = settings
