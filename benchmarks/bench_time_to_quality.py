@@ -28,12 +28,14 @@ and <out>/time_to_quality.json) and <out>/time_to_quality.png take every contend
 settings.
 
 Evaluations cost far more than the training clock shows: the peers' U-Nets are large (lucidrains' default ~35M
-parameters, the diffusers recipe's ~110M), so sampling 300 images at 64 px takes tens of minutes each on 2 cores.
+parameters, the diffusers recipe's ~114M), so sampling 300 images at 64 px and 20 steps took 30 and 63 minutes per
+evaluation at one thread here (glyphgen's 2 to 6).
 Score them less often than glyphgen, in sittings of their own, e.g.:
 
     bench_time_to_quality.py --contenders glyphgen-half,glyphgen --eval-every 5
     bench_time_to_quality.py --contenders lucidrains --eval-every 15
     bench_time_to_quality.py --contenders diffusers --eval-every 30
+    bench_time_to_quality.py --contenders glyphgen-patch --recipe lr=0.001 --eval-every 5   # a changed recipe
     bench_time_to_quality.py --replot       # redo the combined JSON and plot from the files in --out
 
 The peers are installed by the `bench` extra plus, without its dependencies, denoising-diffusion-pytorch itself:
@@ -378,7 +380,8 @@ def main():
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="change the glyphgen contenders' ddpm recipe, e.g. --recipe lr=1e-3 (repeatable); race into its own --out",
+        help="change the glyphgen contenders' ddpm recipe, e.g. --recipe lr=0.001 (repeatable); the result is a "
+        "contender of its own (glyphgen-patch+lr=0.001)",
     )
     ap.add_argument("--replot", action="store_true", help="only redo --out's combined JSON and plot from its files")
     args = ap.parse_args()
@@ -441,7 +444,9 @@ def main():
         r["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         # One file per contender, written as soon as it finishes: a run cut short keeps what it measured, and the
         # contenders can be raced in separate sittings (--contenders diffusers) into the same --out.
-        (args.out / f"{name}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+        # A changed recipe is a contender of its own: glyphgen-patch+lr=0.001.json beside glyphgen-patch.json.
+        label = name + "".join(f"+{k}={v}" for k, v in options.get("recipe", {}).items())
+        (args.out / f"{label}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
         del contender
     finish(result, args.out)
 
@@ -465,16 +470,18 @@ def finish(result: dict, out: Path) -> None:
 
 
 def collect(out: Path, settings: dict) -> dict:
-    """Every contender's result in `out` that was raced under the same settings, in CONTENDERS order."""
+    """Every contender's result in `out` that was raced under the same settings, in CONTENDERS order, each followed
+    by its changed recipes (`--recipe`)."""
     found = {}
     for name in CONTENDERS:
-        path = out / f"{name}.json"
-        if path.is_file():
+        for path in [out / f"{name}.json", *sorted(out.glob(f"{name}+*.json"))]:
+            if not path.is_file():
+                continue
             r = json.loads(path.read_text(encoding="utf-8"))
             if r.get("settings") == settings:
-                found[name] = r
+                found[path.stem] = r
             else:
-                print(f"[{name}] {path} was raced under other settings; left out", file=sys.stderr)
+                print(f"[{path.stem}] {path} was raced under other settings; left out", file=sys.stderr)
     return found
 
 
