@@ -74,6 +74,7 @@ from glyphgen.data.dataset import load  # noqa: E402
 from glyphgen.eval import metrics as M  # noqa: E402
 from glyphgen.eval.evaluate import split_halves  # noqa: E402
 from glyphgen.eval.features import as_float, load_features  # noqa: E402
+from glyphgen.images import save_grid  # noqa: E402
 
 BATCH = 32
 # What must match for two contenders' curves to share a plot. How often each was scored may differ (scoring the big
@@ -280,8 +281,11 @@ CONTENDERS = {
 # ------------------------------------------------------------------------------------------------------- the race
 
 
-def race(contender: Contender, data: torch.Tensor, minutes: float, eval_every: float, score, seed: int) -> dict:
-    """Train for `minutes` of wall-clock training time, scoring every `eval_every` minutes and at the end."""
+def race(
+    contender: Contender, data: torch.Tensor, minutes: float, eval_every: float, score, seed: int, grid: Path
+) -> dict:
+    """Train for `minutes` of wall-clock training time, scoring every `eval_every` minutes and at the end; the last
+    evaluation's first 64 samples go to `grid` (a PNG), so each FGD can be read against what it scored."""
     gen = torch.Generator().manual_seed(seed)
     curve, steps, trained = [], 0, 0.0
     next_eval = eval_every * 60
@@ -296,6 +300,7 @@ def race(contender: Contender, data: torch.Tensor, minutes: float, eval_every: f
             t1 = time.perf_counter()
             samples = contender.sample(score.n, seed)
             fgd = score(samples)
+            save_grid(samples[:64], grid, nrow=8)
             curve.append(
                 {
                     "minutes": round(trained / 60, 2),
@@ -434,7 +439,8 @@ def main():
             print(f"[{name}] skipped: not installed ({e}); see this script's docstring", file=sys.stderr)
             continue
         load_start = os.getloadavg()[0]
-        r = race(contender, data, args.minutes, args.eval_every, score, args.seed)
+        label = name + "".join(f"+{k}={v}" for k, v in options.get("recipe", {}).items())
+        r = race(contender, data, args.minutes, args.eval_every, score, args.seed, args.out / f"{label}.png")
         r["eval_every_minutes"], r["threads"] = args.eval_every, torch.get_num_threads()
         if options:
             r["recipe_changes"] = recipe
@@ -445,7 +451,6 @@ def main():
         # One file per contender, written as soon as it finishes: a run cut short keeps what it measured, and the
         # contenders can be raced in separate sittings (--contenders diffusers) into the same --out.
         # A changed recipe is a contender of its own: glyphgen-patch+lr=0.001.json beside glyphgen-patch.json.
-        label = name + "".join(f"+{k}={v}" for k, v in options.get("recipe", {}).items())
         (args.out / f"{label}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
         del contender
     finish(result, args.out)
