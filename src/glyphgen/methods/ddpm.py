@@ -209,22 +209,23 @@ class DDPM(Method):
         self.prototype = config.prototype if num_classes else 0
         if self.prototype > h:
             raise GlyphgenError(f"prototype = {self.prototype} is larger than the {h} px images; use at most {h}")
-        self.patch = p = config.patch
-        if h % p:
-            raise GlyphgenError(f"patch = {p} does not divide the {h} px images; use a divisor of {h}")
+        self.patch = config.patch
+        if h % self.patch:
+            raise GlyphgenError(f"patch = {self.patch} does not divide the {h} px images; use a divisor of {h}")
+        folded = c * self.patch**2  # the U-Net's channels: each of the image's channels, once per pixel of a block
         if self.prototype:
             # (num_classes + 1, C, p, p) in [0, 1]; the last row (null class) stays blank
             self.register_buffer("prototypes", torch.zeros(num_classes + 1, c, self.prototype, self.prototype))
         self.net = build_unet(
-            c * p * p,
-            h // p,
+            folded,
+            h // self.patch,
             widths=config.widths,
             blocks=config.blocks,
             attention=config.attention,
             dropout=config.dropout,
             num_classes=num_classes,
             impl=config.unet,
-            extra_inputs=c * p * p if self.prototype else 0,
+            extra_inputs=folded if self.prototype else 0,
         )
         self.noise = noise_scheduler(config)
 
