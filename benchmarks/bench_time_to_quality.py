@@ -433,17 +433,17 @@ def main():
         torch.manual_seed(args.seed)
         try:
             cls = CONTENDERS[name]
-            options = {"recipe": recipe} if recipe and issubclass(cls, Glyphgen) else {}
-            contender = cls(args.size, args.sample_steps, **options)
+            changes = recipe if issubclass(cls, Glyphgen) else {}  # the peers have no glyphgen recipe to change
+            contender = cls(args.size, args.sample_steps, **({"recipe": changes} if changes else {}))
         except ImportError as e:
             print(f"[{name}] skipped: not installed ({e}); see this script's docstring", file=sys.stderr)
             continue
         load_start = os.getloadavg()[0]
-        label = name + "".join(f"+{k}={v}" for k, v in options.get("recipe", {}).items())
+        label = name + "".join(f"+{k}={v}" for k, v in changes.items())
         r = race(contender, data, args.minutes, args.eval_every, score, args.seed, args.out / f"{label}.png")
         r["eval_every_minutes"], r["threads"] = args.eval_every, torch.get_num_threads()
-        if options:
-            r["recipe_changes"] = recipe
+        if changes:
+            r["recipe_changes"] = changes
         r["load_avg_start_end"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
         r["minutes_to_band"] = first_in_band(r["curve"], score.band)
         r["settings"] = settings

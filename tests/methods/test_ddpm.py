@@ -87,23 +87,27 @@ def fixed_draw_loss(method: DDPM, x, y=None, seed=123, repeats=4) -> float:
         return sum(method.loss(x, y, 0)[0]["model"].item() for _ in range(repeats)) / repeats
 
 
-@pytest.mark.parametrize("loss", ["l2", "l1"])
-@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
-def test_tiny_model_overfits_one_batch(prediction, loss):
-    # An even smaller net: on a tiny CPU workload each step is per-op overhead, so fewer layers is what saves time.
-    method = make(prediction=prediction, loss=loss, lr=5e-3, widths=(8, 16), attention=())
+def fit_one_batch(method: DDPM, steps: int = 30) -> tuple[float, float]:
+    """Train `method` on one glyph batch for `steps` Adam steps; its fixed-draw loss before and after."""
     x = glyph_batch()
     before = fixed_draw_loss(method, x)
     assert math.isfinite(before)
     opt = torch.optim.Adam(method.param_groups()["model"], lr=method.config.lr)
     torch.manual_seed(1)
-    for step in range(30):
+    for step in range(steps):
         losses, logs = method.loss(x, None, step)
         assert set(losses) == {"model"} and math.isfinite(logs["loss"])
         opt.zero_grad()
         losses["model"].backward()
         opt.step()
-    after = fixed_draw_loss(method, x)
+    return before, fixed_draw_loss(method, x)
+
+
+@pytest.mark.parametrize("loss", ["l2", "l1"])
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_tiny_model_overfits_one_batch(prediction, loss):
+    # An even smaller net: on a tiny CPU workload each step is per-op overhead, so fewer layers is what saves time.
+    before, after = fit_one_batch(make(prediction=prediction, loss=loss, lr=5e-3, widths=(8, 16), attention=()))
     assert after < 0.65 * before, (before, after)  # measured 0.14 (eps, l2) to 0.54 (v, l1)
 
 
@@ -329,17 +333,8 @@ def test_patch_model_runs_its_unet_on_folded_images_and_predicts_at_full_resolut
 
 
 def test_patch_model_learns_one_batch():
-    method = make(patch=2, prediction="v", lr=5e-3, widths=(8, 16), attention=())
-    x = glyph_batch()
-    before = fixed_draw_loss(method, x)
-    opt = torch.optim.Adam(method.param_groups()["model"], lr=method.config.lr)
-    torch.manual_seed(1)
-    for step in range(30):
-        loss = method.loss(x, None, step)[0]["model"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert fixed_draw_loss(method, x) < 0.65 * before
+    before, after = fit_one_batch(make(patch=2, prediction="v", lr=5e-3, widths=(8, 16), attention=()))
+    assert after < 0.65 * before
 
 
 def test_patch_with_prototypes_and_bad_patches():
