@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from glyphgen.errors import GlyphgenError
+from glyphgen.methods.base import generators, randn_per_image
 from glyphgen.methods.dream import Dream, DreamConfig, noise_schedule, training_chain
 from glyphgen.models.dream import DreamGenerator
 
@@ -57,6 +58,29 @@ def reference_step(net, x, kT, noise, weight_reg=1.0) -> torch.Tensor:
             k += 1
         loss = loss + F.mse_loss(image, target)
     return loss
+
+
+def reference_dream(net, start, kT, num_cycles, noise) -> torch.Tensor:
+    """The original's dream() written plainly: x = G(x + randn * kT) up and down the schedule, every pass noised."""
+    x, k = start, 0
+    for _ in range(num_cycles):
+        for level in kT + kT[::-1]:
+            x = net(x + noise[k] * level)
+            k += 1
+    return x
+
+
+def sampler_noise(seeds, kT, num_cycles) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Draws of `Dream.sample` (one generator per seed: the start, then one draw per pass with kT != 0), laid out as
+    the original's one randn per pass; a kT = 0 pass gets an unrelated draw, which the original multiplies by 0."""
+    gens, spare = generators(seeds), torch.Generator().manual_seed(99)
+    start = randn_per_image(gens, (1, SIZE, SIZE))
+    noise = [
+        randn_per_image(gens, (1, SIZE, SIZE)) if level else torch.randn(len(seeds), 1, SIZE, SIZE, generator=spare)
+        for _ in range(num_cycles)
+        for level in kT + kT[::-1]
+    ]
+    return start, noise
 
 
 # -- the original's numbers -------------------------------------------------------------------------------------------
@@ -116,6 +140,46 @@ def test_optimised_step_equals_plain_reference_in_loss_gradients_and_running_sta
         torch.testing.assert_close(p.grad, q.grad, **tol, msg=name)
     for (name, b), c in zip(method.net.named_buffers(), reference.buffers(), strict=True):
         torch.testing.assert_close(b, c, **tol, msg=name)
+
+
+@pytest.mark.parametrize("weights", ["faithful", "pytorch"])
+def test_faithful_step_and_dream_equal_the_originals_loop_bit_for_bit(weights):
+    """One Adam step (loss, parameters, running stats) and one 10-cycle dream equal the original's loop to the bit.
+
+    channels_last=False: the original runs NCHW, and channels_last runs other oneDNN kernels whose reductions round
+    differently (the first conv's weight is off in its last bits after the step). "pytorch" loads PyTorch's default
+    init into the faithful model: at the original's randn*0.01 init the output is nearly constant (0.5044 +- 5e-5)
+    and hides last-bit differences in its input, such as those of a fused torch.add(alpha=).
+    """
+    method = make(faithful=True, norm="batch", channels_last=False)
+    if weights == "pytorch":
+        method.net.load_state_dict(make(faithful=False).net.state_dict())
+    reference = copy.deepcopy(method.net).to(memory_format=torch.contiguous_format)
+    kT = torch.linspace(0, 1.5, 8).tolist()  # the original's schedule
+    x, noise = glyph_batch(), chain_noise()
+
+    losses, _ = method.loss(x, None, 0, noise=noise)
+    expected = reference_step(reference, x, kT, noise)
+    assert torch.equal(losses["model"], expected)
+    for params, loss, options in [
+        (method.parameters(), losses["model"], method.optimizer_options("model")),
+        (reference.parameters(), expected, dict(lr=1e-3)),
+    ]:
+        opt = torch.optim.Adam(params, **options)
+        loss.backward()
+        opt.step()
+    for (name, p), q in zip(method.net.named_parameters(), reference.parameters(), strict=True):
+        assert torch.equal(p, q), name
+    for (name, b), c in zip(method.net.named_buffers(), reference.buffers(), strict=True):
+        assert torch.equal(b, c), name
+
+    seeds = [5, 6, 7, 8]  # one sample_batch: no padding
+    samples = method.sample(seeds, num_cycles=10)
+    start, dream_noise = sampler_noise(seeds, kT, 10)
+    reference.eval()
+    with torch.no_grad():
+        dreamed = reference_dream(reference, start, kT, 10, dream_noise)
+    assert torch.equal(samples, 1 - dreamed)
 
 
 def test_chain_returns_one_image_per_level_in_unit_range():

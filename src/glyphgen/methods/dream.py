@@ -17,11 +17,11 @@ Polarity: glyphgen data are ink high; the original trained on black ink on white
 sees 1 - x and samples are mapped back, so a faithful model behaves exactly like the original.
 
 Speed: the step is the original's math (the same 36 passes and loss terms) with less work around the convolutions:
-channels_last memory format, in-place ReLUs, one fused std_mean, all noise drawn in one call, add-and-scale as one op
-and nothing done for the kT = 0 noise; `compile=True` adds torch.compile. The step is compute-bound (6.5 GFLOP per
-pass, 232 per step, in 3x3 convolutions with 8-128 channels), so equal-thread gains are modest (~1.3x at 1 thread);
-on an oversubscribed CPU, fewer kernels also mean fewer OpenMP barriers (~2x at 2 threads, ~4x compiled), and one
-thread beats two for both codes. `benchmarks/bench_dream.py` times it against a copy of the original loop.
+channels_last memory format, in-place ReLUs, one fused std_mean, all noise drawn in one call and nothing done for
+the kT = 0 noise; `compile=True` adds torch.compile. The step is compute-bound (6.5 GFLOP per pass, 232 per step, in
+3x3 convolutions with 8-128 channels), so equal-thread gains are modest (~1.3x at 1 thread); on an oversubscribed
+CPU, fewer kernels also mean fewer OpenMP barriers (~2x at 2 threads, ~4x compiled), and one thread beats two for
+both codes. `benchmarks/bench_dream.py` times it against a copy of the original loop.
 """
 
 from __future__ import annotations
@@ -87,13 +87,14 @@ def training_chain(net: Callable, x0: torch.Tensor, kT: list[float], noise: torc
     """The original's training chain: x0 (B, C, H, W) -> the image after each i (kT_steps tensors in [0, 1]).
 
     noise: (passes, B, C, H, W) standard normal, slice k for pass k (kT = 0 passes ignore theirs). Identical math
-    to the original's `image += randn * kT; image = G(image)`: adding 0 * noise is skipped, add-and-scale is one op.
+    to the original's `image += randn * kT; image = G(image)`, rounding for rounding: adding 0 * noise (exactly 0) is
+    skipped; the scale and the add stay two ops (torch.add(alpha=) fuses them into one FMA, a last-bit change).
     """
     outputs, image, k = [], x0, 0
     for i in range(len(kT)):
         for j in range(i, -1, -1):  # noise at kT[i], then down to kT[0]; the image carries over, never reset
             if kT[j] != 0:
-                image = torch.add(image, noise[k], alpha=kT[j])
+                image = image + noise[k] * kT[j]
             image = net(image)
             k += 1
         outputs.append(image)
@@ -115,7 +116,7 @@ def dream(
     """
     for level in dream_passes(kT, num_cycles):
         if level != 0:
-            x = torch.add(x, noise(), alpha=level)
+            x = x + noise() * level  # not torch.add(alpha=): an FMA, off the original by a last bit
         x = net(x)
         if trajectory is not None:
             trajectory.append(x)
@@ -160,11 +161,13 @@ class Dream(Method):
         if noise is None:
             noise = torch.randn((passes, *x0.shape), device=x0.device, dtype=x0.dtype)
         params = list(self.net.parameters())
-        reg = torch.stack([p.pow(2).sum() for p in params]).sum() / sum(p.numel() for p in params)
+        reg = torch.cat([p.flatten() for p in params]).pow(2).mean()
         outputs = training_chain(self._train_net, x0, self.kT, noise)
         terms = [F.mse_loss(out, x0) for out in outputs]  # one per i: kT_steps terms
+        loss = self.config.weight_reg * reg
+        for term in terms:  # summed in the original's order (reg, then += each term), so the loss is its bits too
+            loss = loss + term
         mse = torch.stack(terms).sum()
-        loss = self.config.weight_reg * reg + mse
         logs = {"mse": mse.item(), "reg": reg.item(), "mse_last": terms[-1].item()}
         return {"model": loss}, logs
 
