@@ -45,6 +45,35 @@ def _data_line(data: dict) -> str:
     return ", ".join(parts)
 
 
+# The licence notices of the data sources glyphgen reads; a model, and a font made from a model's glyphs, carry them.
+_SOURCE_LICENCES = {
+    "kanjivg": "KanjiVG (c) Ulrich Apel, CC BY-SA 3.0",
+    "digits": "scikit-learn's handwritten digits (UCI ML repository), CC BY 4.0",
+}
+
+
+def data_licence(data: dict | None) -> str:
+    """The licence notice of a model's training data (its config.json's data section), one line."""
+    import yaml
+
+    data = data or {}
+    if data.get("source") == "mix":
+        parts = [yaml.safe_load(p) or {} for p in data.get("parts", [])]
+    else:
+        parts = [data]
+    notices = []
+    for part in parts:
+        source = part.get("source", "kanjivg")
+        if source in _SOURCE_LICENCES:
+            notices.append(_SOURCE_LICENCES[source])
+        elif source == "font":
+            fonts = part.get("fonts") or ["the installed CJK fonts"]
+            notices.append(f"glyphs rendered from {', '.join(map(str, fonts))}, under those fonts' own licences")
+        else:
+            notices.append(f"the user's own {source} data, under its own licence")
+    return "Trained on " + "; ".join(dict.fromkeys(notices)) + "." if notices else "Training data not recorded."
+
+
 def _minutes(seconds: float | None) -> str:
     return "not recorded" if not seconds else f"{seconds / 60:.1f} min ({seconds:,.0f} s)"
 
@@ -69,6 +98,7 @@ def render(folder: str | Path, name: str | None = None) -> str:
         f"- **images**: {c} channel{'s' if c > 1 else ''}, {h}x{w}",
         f"- **parameters**: {params:,} ({size_mb:.1f} MB of safetensors)",
         f"- **data**: {_data_line(meta.get('data', {}))}" if meta.get("data") else "- **data**: not recorded",
+        f"- **data licence**: {data_licence(meta.get('data'))}",
         f"- **training**: {meta.get('step', 0):,} steps at batch {train.get('batch_size', '?')}, "
         f"EMA {train.get('ema_decay', '?')}; wall-clock {_minutes(meta.get('train_seconds'))}",
         "",

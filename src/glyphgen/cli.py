@@ -223,6 +223,54 @@ def sample_cmd(
     typer.echo(f"wrote {out.resolve()} and {len(images)} images in {folder}/ ({name}, a {meta['family']} model)")
 
 
+@app.command("font")
+def font_cmd(
+    model: str = typer.Argument(..., help="A model that draws asked-for characters: shipped name, run or export."),
+    out: Path = typer.Option(..., "--out", "-o", help="The font file: .otf (CFF outlines) or .ttf (TrueType)."),
+    name: str = typer.Option(..., "--name", help="The font's family name, as font menus show it."),
+    chars: str = typer.Option(
+        "all", help="Characters: all (every one the model knows), joyo, latin, digits, ..., literal text, or @file."
+    ),
+    seed: int = typer.Option(0, help="Character k is drawn from seed + k."),
+    svg: Path = typer.Option(None, "--svg", help="Also write one SVG per glyph into this folder."),
+    refs: list[str] = typer.Option(
+        None, "--refs", help="Style references (repeatable): glyph images, a folder of them, or a font file."
+    ),
+    ref_chars: str = typer.Option(None, help="The characters of --refs: needed for a font, else taken from names."),
+    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
+    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
+    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+):
+    """Draw every character with a model, trace the glyphs and write an installable OpenType font.
+
+    The font is checked before this returns: it re-reads with fontTools, passes the OpenType Sanitizer, and each
+    glyph drawn back by FreeType is compared with the bitmap it came from (IoU). Install it with
+    `cp Family.otf ~/.local/share/fonts/ && fc-cache`.
+    """
+    from glyphgen.font import make_font
+
+    options = {"sampler": sampler, "steps": steps, "guidance": guidance}
+    report = make_font(
+        model, out, name, chars=chars, seed=seed, svg_dir=svg, refs=refs, ref_chars=ref_chars, progress=True, **options
+    )
+    info = report.as_dict()
+    s, c = info["seconds"], info["check"]
+    typer.echo(
+        f'wrote {report.path.resolve()}: {info["glyphs"]} glyphs of "{report.family}" '
+        f"in {info['bytes'] / 1024:,.0f} KB; "
+        f"generate {s['generate']:.1f} s + vectorize {s['vectorize']:.1f} s + build {s['build']:.1f} s "
+        f"(+ check {s['check']:.1f} s); round-trip IoU mean {c['iou_mean']}, min {c['iou_min']} "
+        f"({c['iou_min_char']}); OpenType Sanitizer: passed"
+    )
+    if report.svgs:
+        typer.echo(f"wrote {report.svgs} SVGs in {svg}/")
+    if report.empty:
+        typer.echo(f"warning: {len(report.empty)} glyphs traced to nothing (kept empty): {''.join(report.empty[:40])}")
+    if report.low_iou:
+        shown = ", ".join(f"{ch} {v}" for ch, v in report.low_iou[:20])
+        typer.echo(f"warning: {len(report.low_iou)} glyphs match their bitmap below IoU 0.75: {shown}")
+
+
 @app.command("models")
 def models_cmd():
     """List the pretrained models shipped with glyphgen (sample one: glyphgen sample NAME)."""

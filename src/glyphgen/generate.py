@@ -61,6 +61,42 @@ def labels_for(chars: str, meta: dict) -> torch.Tensor:
     return torch.tensor([index[c] for c in chars])
 
 
+def draw_chars(
+    method,
+    meta: dict,
+    chars: list[str],
+    seed: int = 0,
+    refs: torch.Tensor | None = None,
+    batch: int = 64,
+    progress: bool = False,
+    **options,
+) -> torch.Tensor:
+    """Every character of `chars` (any number, drawn `batch` at a time): (N, C, H, W) in [0, 1], ink high.
+
+    Character k is drawn from seed + k, so it is the same glyph however the list is cut into batches. refs
+    (S, C, H, W): reference glyphs of a style, for a model that writes in a given style (`writes_in_style`).
+    """
+    labels = labels_for("".join(chars), meta)
+    if refs is not None and not getattr(method, "writes_in_style", False):
+        raise GlyphgenError(f"{meta.get('family')} models take no style references; drop --refs")
+    options = {k: v for k, v in options.items() if v is not None}
+    starts = range(0, len(labels), batch)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="draw", unit="batch", leave=False)
+    images = []
+    with torch.no_grad():
+        for start in starts:
+            part = labels[start : start + batch]
+            seeds = [seed + start + k for k in range(len(part))]
+            if refs is not None:
+                images.append(method.write(refs, part, seeds, **options))
+            else:
+                images.append(method.sample(seeds, part, **options))
+    return torch.cat(images) if images else torch.zeros((0, *meta["image_shape"]))
+
+
 def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **options) -> tuple[torch.Tensor, dict]:
     """(n, C, H, W) samples in [0, 1] from an exported model, and its config.json."""
     method, meta = load(resolve_model(model_path))

@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from glyphgen import checkpoint
 from glyphgen.app.handlers import COLUMNS, Handlers, Limits, Page
 from glyphgen.app.library import Library, find_models
-from glyphgen.app.sketch import frame, frame_all
 from glyphgen.errors import GlyphgenError
+from glyphgen.sketch import frame, frame_all
 
 from .conftest import CARD, CVAE_CLASSES, TINY
 

@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 
 from glyphgen.app.library import Library
-from glyphgen.app.sketch import frame_all
 from glyphgen.data.charsets import describe
 from glyphgen.errors import GlyphgenError
 from glyphgen.images import grid, to_pil, to_uint8
+from glyphgen.sketch import frame_all
 
 DIFFUSION = ("ddpm",)  # families with a sampler, sampling steps and (when conditional) guidance
 DREAMERS = ("dream", "ddpm")  # families with a noise trajectory to watch

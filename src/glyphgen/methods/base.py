@@ -31,6 +31,7 @@ class MethodConfig:
 class Method(nn.Module):
     family: ClassVar[str]  # "dream", "ddpm", ...
     config_class: ClassVar[type[MethodConfig]]
+    writes_in_style: ClassVar[bool] = False  # has write(style_images, labels, seeds, **options): style from examples
 
     def __init__(self, config: MethodConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
         super().__init__()

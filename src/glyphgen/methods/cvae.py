@@ -56,6 +56,7 @@ class CVAEConfig(MethodConfig):
 
 class CVAE(Method):
     family = "cvae"
+    writes_in_style = True
     config_class = CVAEConfig
 
     def __init__(self, config: CVAEConfig, image_shape: tuple[int, int, int], num_classes: int = 0):

@@ -1,4 +1,5 @@
-"""Drawings -> glyphs framed like the training data, as the handwriting dashboard prepares its five canvases.
+"""Drawings, scans and reference glyphs -> glyphs framed like the training data, as the handwriting dashboard
+prepares its five canvases.
 
 A drawing (a Gradio sketchpad value, a PIL image or an array) becomes ink in [0, 1]: dark strokes on light or
 transparent paper are ink; a drawing of light strokes on a dark ground is flipped. The ink is cropped to its
@@ -8,6 +9,8 @@ centred: (C, H, W) float in [0, 1], ink high.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -107,3 +110,74 @@ def frame_all(drawings, shape: tuple[int, int, int], data: dict | None = None) -
     if not glyphs:
         raise GlyphgenError("the canvases are empty; draw at least one character (pick the brush, then draw)")
     return np.stack(glyphs), used
+
+
+MAX_REFERENCES = 64  # reference glyphs one request may give
+MAX_REFERENCE_BYTES = 4 * 1024 * 1024  # per reference image file
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def load_references(
+    refs: list[str], ref_chars: str | None, shape: tuple[int, int, int], data: dict | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Reference glyphs of a style, framed for a model of `shape`: ((S, C, H, W) glyphs, the character of each).
+
+    refs: image files or folders of them (scans, photos, drawings of single glyphs; the file name is the character
+    unless `ref_chars` names them in sorted file order), or one font (a file or an installed family) with `ref_chars`
+    naming the characters to render from it. Each glyph is cropped to its ink box and centred as the handwriting
+    dashboard frames its drawings. Unreadable or blank images, over-large files, too many references and a font that
+    lacks a reference character are one-line errors naming the file or character.
+    """
+    from glyphgen.data.fonts import FONT_SUFFIXES, parse_font, render_font
+
+    if not refs:
+        raise GlyphgenError("no references given; pass image files, a folder of them, or a font with --ref-chars")
+    wanted = [c for c in (ref_chars or "") if not c.isspace()]
+    first = Path(refs[0])
+    is_font = len(refs) == 1 and not first.is_dir() and first.suffix.lower() not in IMAGE_SUFFIXES
+    if is_font or first.suffix.lower() in FONT_SUFFIXES:
+        if not wanted:
+            raise GlyphgenError(f"{refs[0]}: a reference font needs --ref-chars, the characters to take from it")
+        if len(wanted) > MAX_REFERENCES:
+            raise GlyphgenError(f"{len(wanted)} reference characters; give at most {MAX_REFERENCES}")
+        spec = parse_font(refs[0])
+        render = render_font(spec, wanted, shape[1])
+        lacking = render.missing + render.empty
+        if lacking:
+            raise GlyphgenError(f"{refs[0]} has no glyph for {', '.join(repr(c) for c in lacking[:5])}")
+        pictures, chars, names = list(render.images / 255.0), render.chars, [refs[0]] * len(render.chars)
+    else:
+        files = []
+        for ref in refs:
+            path = Path(ref)
+            if path.is_dir():
+                files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise GlyphgenError(f"reference not found: {ref}")
+        if not files:
+            raise GlyphgenError(f"no reference images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(refs)}")
+        if len(files) > MAX_REFERENCES:
+            raise GlyphgenError(f"{len(files)} reference images; give at most {MAX_REFERENCES}")
+        if wanted and len(wanted) != len(files):
+            raise GlyphgenError(f"--ref-chars names {len(wanted)} characters for {len(files)} reference images")
+        pictures, chars, names = [], [], []
+        for k, path in enumerate(files):
+            if path.stat().st_size > MAX_REFERENCE_BYTES:
+                raise GlyphgenError(f"{path}: {path.stat().st_size / 2**20:.1f} MB; a reference image is at most 4 MB")
+            try:
+                with Image.open(path) as im:
+                    im.load()
+                    pictures.append(im.convert("RGBA"))
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+                raise GlyphgenError(f"{path}: not a readable image ({e})") from None
+            chars.append(wanted[k] if wanted else (path.stem if len(path.stem) == 1 else ""))
+            names.append(str(path))
+    glyphs = []
+    for picture, name in zip(pictures, names, strict=True):
+        glyph = frame(picture, shape, data)
+        if glyph is None:
+            raise GlyphgenError(f"{name}: the reference has no ink; each image must show one dark glyph on light paper")
+        glyphs.append(glyph)
+    return np.stack(glyphs), chars
