@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from glyphgen.errors import GlyphgenError
 
 MAX_GLYPHS = 25_000  # one font; a typo such as `--chars seed` asks for 20,992
@@ -33,8 +35,9 @@ def font_chars(spec: str, classes: list[str]) -> list[str]:
 
 
 def check_output(path: str | Path) -> Path:
-    """The font path must end in .otf/.ttf and its folder must be writable: checked before any work is done."""
-    import os
+    """The font path must end in .otf/.ttf and its folder must be writable: checked before any work is done, by
+    creating (and removing) a temporary file in the nearest folder that exists."""
+    import tempfile
 
     from glyphgen.fontbuild import FORMATS
 
@@ -46,8 +49,11 @@ def check_output(path: str | Path) -> Path:
     folder = path.parent
     while not folder.exists():
         folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        raise GlyphgenError(f"-o {path}: {folder} is not writable")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".glyphgen-probe-"):
+            pass
+    except OSError as e:
+        raise GlyphgenError(f"-o {path}: cannot write in {folder} ({e.strerror or e})") from None
     return path
 
 
@@ -106,6 +112,7 @@ def make_font(
     from glyphgen.fontcheck import check
     from glyphgen.generate import draw_chars, resolve_model
     from glyphgen.sketch import load_references
+    from glyphgen.vectorize import level
 
     out = check_output(out)
     family = check_family_name(family)
@@ -114,6 +121,8 @@ def make_font(
     wanted = font_chars(chars, meta.get("classes") or [] if meta.get("num_classes") else [])
     style = None
     if refs:
+        if not method.writes_in_style:
+            raise GlyphgenError(f"{meta['family']} models take no style references; drop --refs")
         glyphs, _ = load_references(refs, ref_chars, tuple(meta["image_shape"]), meta.get("data"))
         style = torch.from_numpy(glyphs)
 
@@ -121,7 +130,8 @@ def make_font(
     t = time.perf_counter()
     images = draw_chars(method, meta, wanted, seed=seed, refs=style, progress=progress, **options)
     seconds["generate"] = time.perf_counter() - t
-    bitmaps = images[:, 0].numpy() if images.shape[1] == 1 else images.mean(dim=1).numpy()  # (N, H, W) ink
+    grey = images[:, 0].numpy() if images.shape[1] == 1 else images.mean(dim=1).numpy()  # (N, H, W) ink
+    bitmaps = np.stack([level(b) for b in grey]) if len(grey) else grey  # the levels the outlines are traced at
 
     t = time.perf_counter()
     flavor = FORMATS[out.suffix.lower()]

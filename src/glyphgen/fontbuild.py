@@ -117,8 +117,19 @@ def trace_glyphs(
     for ch, bitmap in items:
         placement, advance = place(ch, bitmap)
         ops = outline(bitmap, placement, options, clockwise=flavor == "glyf")
+        box = bounds(ops)
+        if box is not None and not is_full_width(ch):  # space the outline itself, not its pixels' ink box
+            shift = SIDE_BEARING - box[0]
+            ops = _shifted(ops, shift)
+            placement = Placement(placement.scale, placement.dx + shift, placement.dy)
+            advance = box[2] - box[0] + 2 * SIDE_BEARING
         glyphs.append(Glyph(ch, glyph_name(ch), ops, advance, placement))
     return glyphs
+
+
+def _shifted(ops: list, dx: int) -> list:
+    """Outline operations moved dx font units to the right."""
+    return [(op, tuple(None if p is None else (p[0] + dx, p[1]) for p in args)) for op, args in ops]
 
 
 @dataclass
@@ -271,9 +282,12 @@ def build_font(glyphs: list[Glyph], path: str | Path, info: FontInfo) -> Path:
     os2.recalcAvgCharWidth(fb.font)
     fb.setupPost(keepGlyphNames=True)
     fb.font["head"].fontRevision = float(info.version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fb.save(str(tmp))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            fb.save(str(tmp))
+    except OSError as e:  # disk full, read-only folder: the old file (if any) is untouched
+        raise GlyphgenError(f"cannot write {path}: {e.strerror or e}") from None
     return path
 
 

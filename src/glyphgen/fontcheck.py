@@ -38,26 +38,33 @@ def sanitize(path: str | Path) -> str:
     return text
 
 
-def _render(font_path: str, glyph: Glyph, shape: tuple[int, int], fonts: dict) -> np.ndarray:
-    """FreeType's drawing of `glyph` at the pixel scale it was traced at, on a canvas like its bitmap: (H, W) bool."""
+def _render(font_path: str, glyph: Glyph, shape: tuple[int, int], fonts: dict, oversample: int) -> np.ndarray:
+    """FreeType's drawing of `glyph` at the scale it was traced at, on a canvas like its bitmap: (H, W) coverage in
+    [0, 1]. Drawn `oversample` times larger and averaged down, so the measure is of the outline, not of FreeType's
+    hinting, which at 28-32 px snaps stems a pixel wide or narrow."""
     p = glyph.placement
-    ppem = UPM / p.scale
+    ppem = UPM / p.scale * oversample
     key = round(ppem, 4)
     if key not in fonts:
         fonts[key] = ImageFont.truetype(font_path, size=ppem)
-    canvas = Image.new("L", (shape[1], shape[0]), 0)
-    # the glyph's origin (0, 0) in font units, in bitmap pixels; "ls" anchors the text at its origin on the baseline
-    ImageDraw.Draw(canvas).text((-p.dx / p.scale, p.dy / p.scale), glyph.char, font=fonts[key], fill=255, anchor="ls")
-    return np.asarray(canvas) > 127
+    h, w = shape
+    canvas = Image.new("L", (w * oversample, h * oversample), 0)
+    # the glyph's origin (0, 0) in font units, in pixels; "ls" anchors the text at its origin on the baseline
+    origin = (-p.dx / p.scale * oversample, p.dy / p.scale * oversample)
+    ImageDraw.Draw(canvas).text(origin, glyph.char, font=fonts[key], fill=255, anchor="ls")
+    a = np.asarray(canvas, dtype=np.float32) / 255.0
+    return a.reshape(h, oversample, w, oversample).mean(axis=(1, 3))
 
 
-def roundtrip_iou(path: str | Path, glyphs: list[Glyph], bitmaps: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Per glyph, the intersection over union of the ink FreeType draws from the font and the ink of its bitmap
-    (bitmap > threshold); 1 where both are blank."""
+def roundtrip_iou(
+    path: str | Path, glyphs: list[Glyph], bitmaps: np.ndarray, threshold: float = 0.5, oversample: int = 4
+) -> np.ndarray:
+    """Per glyph, the intersection over union of the ink FreeType draws from the font (coverage > 0.5, at the
+    bitmap's size) and the ink of its bitmap (> threshold); 1 where both are blank."""
     fonts: dict = {}
     ious = np.ones(len(glyphs))
     for k, (glyph, bitmap) in enumerate(zip(glyphs, bitmaps, strict=True)):
-        drawn = _render(str(path), glyph, bitmap.shape, fonts)
+        drawn = _render(str(path), glyph, bitmap.shape, fonts, oversample) > 0.5
         ink = np.asarray(bitmap) > threshold
         union = (drawn | ink).sum()
         if union:
@@ -119,11 +126,11 @@ class FontCheck:
         }
 
 
-def check(path: str | Path, glyphs: list[Glyph], bitmaps: np.ndarray) -> FontCheck:
-    """Re-read, sanitize and round-trip a font just built from `glyphs` traced from `bitmaps`."""
+def check(path: str | Path, glyphs: list[Glyph], bitmaps: np.ndarray, threshold: float = 0.5) -> FontCheck:
+    """Re-read, sanitize and round-trip a font just built from `glyphs` traced from `bitmaps` at `threshold`."""
     reread(path)
     verdict = sanitize(path)
-    return FontCheck(verdict, roundtrip_iou(path, glyphs, bitmaps), [g.char for g in glyphs])
+    return FontCheck(verdict, roundtrip_iou(path, glyphs, bitmaps, threshold), [g.char for g in glyphs])
 
 
 def fc_scan(path: str | Path) -> tuple[str, str] | None:

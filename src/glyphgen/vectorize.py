@@ -5,11 +5,12 @@ TrueType (`TTGlyphPen`), CFF (`T2CharStringPen`) or SVG (`SVGPathPen`) by the fo
 The tracer is written here because no permissive library does the whole job: potrace (the classic) is GPL and its
 Python bindings are stale, and OpenCV/scikit-image trace pixel polygons but fit no curves. The steps:
 
-1. Upsample the (H, W) ink-high bitmap `upscale` times (bicubic) and blur it a little, so the 0.5 level set is smooth
-   rather than a staircase of pixel edges; threshold at `threshold`.
+1. Level the grey values (`level`: paper 0, ink 1), upsample the (H, W) ink-high bitmap `upscale` times (bicubic),
+   so the 0.5 level set is smooth rather than a staircase of pixel edges, and threshold it at `threshold`.
 2. Drop specks: connected ink components smaller than `min_area` source pixels, and fill holes smaller than that.
 3. Trace every boundary with OpenCV (`RETR_CCOMP`: outer boundaries, and the holes inside them), so the winding of each
-   contour follows from its nesting: outer contours one way, holes the other.
+   contour follows from its nesting: outer contours one way, holes the other; move each traced vertex half an
+   upsampled pixel outward, from the boundary pixels' centres to the ink's edge.
 4. Simplify each contour (Douglas-Peucker, `tolerance` source pixels) and fit it: vertices where the outline turns
    sharply (more than `corner_degrees`) stay on-curve corners; the others become off-curve points of a TrueType
    quadratic B-spline (on-curve points implied halfway between), which rounds the polygon into a smooth curve.
@@ -34,14 +35,16 @@ from fontTools.pens.roundingPen import RoundingPen
 
 @dataclass(frozen=True)
 class TraceOptions:
-    """How bitmaps are traced (defaults measured on 32 and 64 px glyphs: round-trip IoU about 0.95)."""
+    """How bitmaps are traced. The defaults won on 120 kanji-ddpm-cond and 62 hand-cvae glyphs (round-trip IoU
+    0.905 and 0.902; blur 0.5 px gave 0.82 and 0.76, blur 0.2 0.89 and 0.90; corners at 55 degrees 0.896, 40% more
+    bytes): bicubic upsampling alone already smooths the staircase."""
 
     upscale: int = 0  # upsampling factor; 0 = enough for about 256 px across
-    blur: float = 0.5  # Gaussian blur before thresholding, in source pixels (smooths the staircase)
+    blur: float = 0.0  # Gaussian blur before thresholding, in source pixels
     threshold: float = 0.5  # ink level of the outline, in [0, 1]
     min_area: float = 1.5  # ink specks and holes below this many source pixels are dropped
     tolerance: float = 0.12  # Douglas-Peucker tolerance, in source pixels
-    corner_degrees: float = 55.0  # a vertex turning more than this stays a sharp corner
+    corner_degrees: float = 35.0  # a vertex turning more than this stays a sharp corner
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,21 @@ class Placement:
     def apply(self, points: np.ndarray) -> np.ndarray:
         """(K, 2) pixel coordinates -> (K, 2) font units."""
         return np.stack([points[:, 0] * self.scale + self.dx, self.dy - points[:, 1] * self.scale], axis=1)
+
+
+def level(bitmap: np.ndarray) -> np.ndarray:
+    """Stretch a glyph's grey levels so its paper is 0 and its ink 1: the paper is the median level (glyphs are
+    mostly paper), the ink the 99th percentile of what is darker. A sharp glyph is left almost as it is; a soft one
+    (a VAE's) no longer falls below the tracing threshold, and a model's faint haze over the paper is dropped."""
+    a = np.clip(np.asarray(bitmap, dtype=np.float32), 0.0, 1.0)
+    paper = float(np.median(a))
+    above = a[a > paper]
+    if above.size == 0:
+        return np.zeros_like(a)
+    ink = float(np.percentile(above, 99))
+    if ink - paper < 0.1:  # no ink to speak of: a blank glyph stays blank, noise is not stretched into strokes
+        return np.zeros_like(a)
+    return np.clip((a - paper) / (ink - paper), 0.0, 1.0)
 
 
 def binarize(bitmap: np.ndarray, options: TraceOptions = TraceOptions()) -> tuple[np.ndarray, int]:
@@ -96,10 +114,25 @@ def trace(bitmap: np.ndarray, options: TraceOptions = TraceOptions()) -> list[tu
         simple = cv2.approxPolyDP(contour, options.tolerance * factor, closed=True)
         if len(simple) < 3:
             continue
-        # pixel-edge coordinates: undo the padding border and move from pixel centres to pixel edges
-        points = (simple[:, 0, :].astype(np.float64) + 0.5) / factor - 1.0
-        result.append((points, is_hole))
+        points = _to_edges(simple[:, 0, :].astype(np.float64), is_hole)
+        # source-pixel coordinates (pixel edges at integers): undo the upsampling and the padding border
+        result.append(((points + 0.5) / factor - 1.0, is_hole))
     return result
+
+
+def _to_edges(points: np.ndarray, is_hole: bool) -> np.ndarray:
+    """OpenCV traces the centres of the boundary pixels, half a pixel inside the ink's edge: move every vertex half
+    a pixel outward (away from the ink), along the mean of its two edges' normals, so strokes keep their width."""
+    edges = np.roll(points, -1, axis=0) - points
+    normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
+    vertex = normals + np.roll(normals, 1, axis=0)
+    vertex /= np.maximum(np.linalg.norm(vertex, axis=1, keepdims=True), 1e-9)
+    moved = points + 0.5 * vertex
+    grows = abs(_signed_area(moved)) > abs(_signed_area(points))
+    if grows == is_hole:  # that was inward: the ink grows when outer contours grow and holes shrink
+        moved = points - 0.5 * vertex
+    return moved
 
 
 def _corners(points: np.ndarray, corner_degrees: float) -> np.ndarray:

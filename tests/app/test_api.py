@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fontTools.ttLib import TTFont
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
@@ -70,6 +71,14 @@ def test_write_in_style_with_an_uploaded_drawing(client, drawing_png):
     assert Image.open(framed).size[0] > 0 and Image.open(written).size[0] > 0
 
 
+def test_font_returns_the_font_a_preview_and_notes(client):
+    font, preview, notes = client.predict(
+        model="ddpm", text="永字", family="Api Brush", seed=0, steps=2, guidance=1.0, api_name="/font"
+    )
+    assert font.endswith("Api Brush.otf") and {"永", "字"} <= {chr(u) for u in TTFont(font).getBestCmap()}
+    assert "@font-face" in preview and "data:font/otf;base64," in preview and "2 glyphs" in notes
+
+
 def test_dream_returns_an_animation(client):
     gif, strip, files = client.predict("dream", 0, None, 1, 1.0, "", 4, api_name="/dream")
     assert Image.open(gif).format == "GIF" and Image.open(strip).size[0] > 0 and len(files) == 2
@@ -83,6 +92,8 @@ def test_dream_returns_an_animation(client):
         (("ddpm", 2, 0, None, 999, 1.0), "/generate", "use 1 to 20"),
         (("cvae", 500, 0, None, 0, 1.0), "/generate", "maximum value 64"),
         (("cvae", "1" * 201, 0, None, 0, 1.0), "/write", "200"),
+        (("vae", "A", "Nope", 0, 0, 1.0), "/font", "vae is not in the list of choices"),
+        (("cvae", "??", "Nope", 0, 0, 1.0), "/font", "knows none of"),
     ],
 )
 def test_bad_requests_are_messages(client, args, api_name, match):

@@ -1,8 +1,8 @@
 """The app in a real browser: Debian's chromium, headless, driven by Playwright (never `playwright install`).
 
-Loads the page, generates a grid, draws on a sketchpad (its Brush button first) and writes in that style, and checks
-that every request the page made went to the app on localhost. Screenshots go to the test's folder, or to
-$GLYPHGEN_SCREENSHOTS when set.
+Loads the page, generates a grid, draws on a sketchpad (its Brush button first) and writes in that style, builds a
+font and sees it loaded and drawn in the page, and checks that every request the page made went to the app on
+localhost. Screenshots go to the test's folder, or to $GLYPHGEN_SCREENSHOTS when set.
 """
 
 import os
@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from PIL import Image, ImageChops
 
 from .conftest import chromium_path
 
@@ -29,6 +30,7 @@ pytestmark = [
     ),
     pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
 ]
 
 
@@ -97,4 +99,39 @@ def test_draw_and_write_in_that_style(page, tmp_path):
     for name in ("framed.png", "text.png"):  # what the model sees, and the text in that style
         assert tab.locator(f"img[src$='/{name}']").evaluate("img => img.naturalWidth") > 0
     page.screenshot(path=shots(tmp_path) / "app-style.png", full_page=True)
+    assert page.hosts <= {"127.0.0.1", "localhost", "data", "blob"}, page.hosts
+
+
+FONT_FACES = "face => [...document.fonts].filter(f => f.family.replace(/[\"']/g, '') === face).map(f => f.status)"
+
+
+def test_build_a_font_and_see_it_in_the_page(page, tmp_path):
+    page.get_by_role("tab", name="Font").click()
+    tab = page.locator("#tab-font")
+    tab.locator("#font-model input").click()
+    page.get_by_role("option", name="ddpm (ddpm, 3 characters)").click()  # the tiny ddpm draws ink; the cvae, blanks
+    tab.locator("#font-text textarea").fill("永字八")
+    tab.locator("#font-family").locator("textarea, input").first.fill("Tiny Brush")
+    tab.locator("#font-button").click()
+    sample, fallback = page.locator("#font-preview-sample"), page.locator("#font-preview-fallback")
+    sample.wait_for()
+    assert sample.inner_text() == fallback.inner_text() == "永字八"
+    face = page.locator(".glyphgen-font-preview").get_attribute("data-family")
+    page.wait_for_function(f"face => ({FONT_FACES})(face).includes('loaded')", arg=face)
+    assert page.evaluate(FONT_FACES, face) == ["loaded"]  # the @font-face rule survived gr.HTML and its font loaded
+    assert page.evaluate('face => document.fonts.check(`32px "${face}"`)', face)
+    folder = shots(tmp_path)
+    sample.screenshot(path=folder / "font-sample.png")
+    fallback.screenshot(path=folder / "font-fallback.png")
+    drawn, other = (
+        Image.open(folder / "font-sample.png").convert("L"),
+        Image.open(folder / "font-fallback.png").convert("L"),
+    )
+    lo, hi = drawn.getextrema()
+    assert hi - lo > 100  # the sample shows ink: the font's glyphs, not blanks
+    assert drawn.size != other.size or ImageChops.difference(drawn, other).getbbox() is not None
+    download = tab.locator("a[download='Tiny Brush.otf']")
+    download.wait_for()
+    assert page.request.get(download.get_attribute("href")).body()[:4] == b"OTTO"  # an OpenType (CFF) font
+    page.screenshot(path=folder / "app-font.png", full_page=True)
     assert page.hosts <= {"127.0.0.1", "localhost", "data", "blob"}, page.hosts

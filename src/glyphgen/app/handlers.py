@@ -1,4 +1,5 @@
-"""What the web app and its HTTP API do, as plain Python: generate, write text, write in a drawn style, watch a dream.
+"""What the web app and its HTTP API do, as plain Python: generate, write text, write in a drawn style, watch a dream,
+build a font.
 
 Each action takes a model name (from the `Library`) and plain values, checks them against the app's `Limits`, runs
 the model and returns pictures (PIL images to show, PNG/GIF/zip files to download) and notes for the user. Nothing
@@ -8,8 +9,11 @@ message. Image k of a request uses seed + k, as everywhere in glyphgen.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import math
+import re
 import shutil
 import tempfile
 import time
@@ -47,6 +51,7 @@ class Limits:
     drawings: int = 5  # canvases read for a style
     guidance: float = 20.0  # classifier-free guidance scale
     randomness: float = 3.0  # style randomness (multiples of the style's standard deviation)
+    font_glyphs: int = 200  # glyphs in one font (each drawn, traced to outlines and checked)
     upload: str = "2mb"  # largest file a client may upload (Gradio's max_file_size)
 
 
@@ -65,6 +70,27 @@ class Pictures:
     animation: Path | None = None  # dream: the GIF
     framed: Path | None = None  # style: the drawings as the model sees them (PNG)
     recognised: list[dict[str, float] | None] = field(default_factory=list)  # style: top guesses per canvas
+
+    @property
+    def message(self) -> str:
+        return " ".join(self.notes)
+
+
+@dataclass
+class FontFile:
+    """What the font action returns: the .otf file, an HTML preview of its glyphs and notes for the user.
+
+    `notes` says what was built (glyphs, size, how well the outlines match the drawings) and what went wrong;
+    `warnings` are the notes about something that went wrong (characters left out, glyphs drawn empty, ...).
+    """
+
+    path: Path
+    preview: str  # HTML: an @font-face rule embedding the font, the characters set in it and in a fallback font
+    face: str  # the preview's CSS family name, unique per request (the browser caches fonts by family)
+    chars: list[str]  # the characters in the font, in the order asked for
+    report: dict  # `glyphgen.font.FontReport.as_dict()`
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -99,6 +125,10 @@ class Handlers:
     def card(self, model: str) -> str:
         """The model card (markdown) of one model."""
         return self.library.entry(model).card
+
+    def font_models(self) -> list[str]:
+        """The models a font can be built with: conditional ones whose classes are single characters."""
+        return [n for n in self.library.names(conditional=True) if _single_chars(self.library.entries[n].classes)]
 
     def controls(self, model: str) -> dict:
         """Which sampling options apply to a model and their defaults, for the UI to show or hide them."""
@@ -226,6 +256,91 @@ class Handlers:
         png = _save(strip, folder / "strip.png")
         what = f"{len(trajectory)} {'passes' if entry.family == 'dream' else 'steps'}, {len(film)} shown."
         return Pictures(strip, png, [gif, png], [what], animation=gif)
+
+    def font(self, model: str, text: str = "", family: str = "", seed: int = 0, steps=None, guidance=None) -> FontFile:
+        """A font (.otf) of the typed characters (empty: the model's characters, up to the app's cap) drawn by a
+        conditional model, traced, built and checked by `glyphgen.font.make_font`; with an HTML preview.
+
+        Each character is drawn once (character k of the font from seed + k); spaces are ignored, characters the
+        model does not know are left out and named, and letters of a one-case model are drawn in the other case.
+        An empty family name means "glyphgen <model>". The sampler is the model's default.
+        """
+        from glyphgen.font import make_font
+        from glyphgen.fontbuild import MAX_FAMILY_NAME, check_family_name
+
+        entry = self.library.entry(model)
+        if not entry.conditional:
+            raise GlyphgenError(
+                f"{model} is an unconditional {entry.family} model and cannot draw asked-for characters, which a font "
+                "needs; pick a conditional one (cvae, or ddpm/gan trained with --conditional)"
+            )
+        if not _single_chars(entry.classes):
+            raise GlyphgenError(f"{model}'s classes are not single characters, so they cannot be a font's characters")
+        family = (family or "").strip() or f"glyphgen {entry.name}"[:MAX_FAMILY_NAME].strip()
+        try:
+            family = check_family_name(family)
+        except GlyphgenError as e:
+            raise GlyphgenError(str(e).replace("--name", "the family name")) from None
+        chars, warnings = self._font_chars(text, entry.classes)
+        first = _seeds(seed, len(chars))[0]
+        options = self._options(entry, None, steps, guidance)
+        path = self._folder() / f"{_filename(family)}.otf"
+        # "=" makes the characters literal ("latin" would be a named set, "@x" a file on the server)
+        report = make_font(entry.path, path, family, chars="=" + "".join(chars), seed=first, **options).as_dict()
+        check = report["check"]
+        summary = f"{report['glyphs']} glyphs, {report['bytes'] / 1024:.1f} KB"
+        if check.get("iou_mean") is not None:
+            summary += (
+                f"; outlines against the drawings: IoU {check['iou_mean']:.3f} on average, lowest "
+                f"{check['iou_min']:.3f} ({check['iou_min_char']})"
+            )
+        if report["empty"]:
+            warnings.append(f"drawn empty (blank in the font): {_listing(report['empty'])}.")
+        if report["low_iou"]:
+            low = [c for c, _ in report["low_iou"]]
+            warnings.append(f"outlines far from their drawings (IoU under 0.75): {_listing(low)}.")
+        face = f"glyphgen-{uuid.uuid4().hex[:12]}"
+        preview = font_preview(path, face, family, chars)
+        return FontFile(path, preview, face, chars, report, [summary + "."] + warnings, warnings)
+
+    def _font_chars(self, text, classes: list[str]) -> tuple[list[str], list[str]]:
+        """The characters a font of `text` holds (each once, in order; empty text: the model's, up to the cap), and
+        notes on the ones left out or drawn in the other case."""
+        cap = self.limits.font_glyphs
+        text = "" if text is None else str(text)
+        if not text.strip():
+            chars = list(dict.fromkeys(classes))
+            if len(chars) <= cap:
+                return chars, []
+            note = f"the font holds the first {cap:,d} of the model's {len(chars):,d} characters (this app's cap)."
+            return chars[:cap], [note]
+        typed = [c for c in dict.fromkeys(text) if not c.isspace()]
+        if len(typed) > cap:
+            raise GlyphgenError(f"{len(typed):,d} different characters typed; a font here holds at most {cap:,d}")
+        if len(text) > self.limits.text:
+            raise GlyphgenError(f"the text has {len(text)} characters; this app takes at most {self.limits.text}")
+        known = set(classes)
+        chars, unknown, folded = [], [], []
+        for c in typed:
+            if c in known:
+                chars.append(c)
+            elif len(c.swapcase()) == 1 and c.swapcase() in known:  # a letters model of one case
+                chars.append(c.swapcase())
+                folded.append(c)
+            else:
+                unknown.append(c)
+        chars = list(dict.fromkeys(chars))
+        if not chars:
+            if unknown:
+                raise GlyphgenError(f"the model knows none of {_listing(unknown)}; it knows {_known(classes)}")
+            raise GlyphgenError("type some characters for the font")
+        notes = []
+        if unknown:
+            notes.append(f"not in this model (left out of the font): {_listing(unknown)}; it knows {_known(classes)}.")
+        if folded:
+            other = "".join(c.swapcase() for c in folded)
+            notes.append(f"the model draws one case: the font holds {other} instead of {''.join(folded)}.")
+        return chars, notes
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 
@@ -370,6 +485,40 @@ class Page:
                     k += 1
             out += [paper] * (self.columns - len(row))
         return torch.stack(out)
+
+
+PREVIEW_PX = 48  # font size of the preview paragraphs
+
+
+def font_preview(path: Path, face: str, family: str, chars: list[str]) -> str:
+    """HTML showing a font: an @font-face rule with the font as a data URL under the CSS family `face`, the characters
+    set in it (`#font-preview-sample`), and the same characters in the browser's serif font (`#font-preview-fallback`)
+    to compare with."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    text = html.escape("".join(chars))
+    name = html.escape(family)
+    paragraph = f"font-size:{PREVIEW_PX}px;line-height:1.25;margin:0 0 12px;overflow-wrap:anywhere;word-break:break-all"
+    return (
+        f'<div class="glyphgen-font-preview" data-family="{face}" data-name="{name}">'
+        f'<style>@font-face{{font-family:"{face}";src:url("data:font/otf;base64,{data}") format("opentype");'
+        "font-display:block}</style>"
+        f'<p class="glyphgen-font-caption">{name}, {len(chars)} glyph{"s" * (len(chars) != 1)}:</p>'
+        f'<p id="font-preview-sample" class="glyphgen-font-sample" style="font-family:&quot;{face}&quot;,serif;'
+        f'{paragraph}">{text}</p>'
+        '<p class="glyphgen-font-caption">the same characters in the browser\'s serif font:</p>'
+        f'<p id="font-preview-fallback" class="glyphgen-font-fallback" style="font-family:serif;{paragraph}">{text}</p>'
+        "</div>"
+    )
+
+
+def _single_chars(classes: list[str]) -> bool:
+    return bool(classes) and all(len(c) == 1 for c in classes)
+
+
+def _filename(family: str) -> str:
+    """A file name for a font family: letters (any script), digits, spaces, '-', '_' and '.' kept, the rest '_'."""
+    name = re.sub(r"[^\w\- .]", "_", family).strip(" ._")
+    return name or "font"
 
 
 def _listing(chars: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""The Gradio layout: four tabs (Generate, Write, Your style, Dream) over `Handlers`, each event a named API route.
+"""The Gradio layout: five tabs (Generate, Write, Your style, Dream, Font) over `Handlers`, each event a named API
+route.
 
 Only layout lives here: every button calls one `Handlers` method, a `GlyphgenError` becomes a message (`gr.Error`)
 and notes become warnings. All model work shares one queue slot (`concurrency_id="model"`): on a small CPU one
@@ -12,7 +13,7 @@ import functools
 
 import gradio as gr
 
-from glyphgen.app.handlers import DIFFUSION, DREAMERS, MAX_SEED, STYLE, Handlers, Pictures
+from glyphgen.app.handlers import DIFFUSION, DREAMERS, MAX_SEED, STYLE, FontFile, Handlers, Pictures
 from glyphgen.errors import GlyphgenError
 
 CANVAS = 256  # sketchpad side in pixels
@@ -45,6 +46,12 @@ def _warn(pictures: Pictures) -> str:
     for note in pictures.notes:
         gr.Warning(note)
     return pictures.message
+
+
+def _warn_font(font: FontFile) -> str:
+    for note in font.warnings:
+        gr.Warning(note)
+    return font.message
 
 
 def _choices(handlers: Handlers, names: list[str]):
@@ -95,9 +102,12 @@ def _control_values(handlers: Handlers, name) -> tuple[dict, dict, dict]:
     )
 
 
-def _sampling_controls(handlers: Handlers, dropdown, key: str):
-    """Sampler, steps and guidance controls, shown only for the models they apply to."""
+def _sampling_controls(handlers: Handlers, dropdown, key: str, with_sampler: bool = True):
+    """Sampler, steps and guidance controls, shown only for the models they apply to (with_sampler=False: steps and
+    guidance only, the sampler being the model's default)."""
     s, st, g = _control_values(handlers, dropdown.value)
+    if not with_sampler:
+        s["visible"] = False
     sampler = gr.Dropdown(["ddpm", "ddim", "dpm++"], label="sampler", **s)
     steps = gr.Number(precision=0, minimum=0, **st)
     guidance = gr.Slider(
@@ -108,8 +118,15 @@ def _sampling_controls(handlers: Handlers, dropdown, key: str):
         info="0 = unconditional, 1 = conditional, > 1 = guided (classifier-free)",
         **g,
     )
+
+    def update(name):
+        s, st, g = _control_values(handlers, name)
+        if not with_sampler:
+            s["visible"] = False
+        return gr.update(**s), gr.update(**st), gr.update(**g)
+
     dropdown.change(
-        _messages(lambda name: tuple(gr.update(**v) for v in _control_values(handlers, name))),
+        _messages(update),
         dropdown,
         [sampler, steps, guidance],
         api_name=f"controls_{key}",
@@ -133,7 +150,9 @@ def _downloads(label: str) -> gr.File:
 
 
 def build(handlers: Handlers) -> gr.Blocks:
-    """The app: Generate, Write, Your style and Dream tabs, each model picker with its model card beside it."""
+    """The app: Generate, Write, Your style, Dream and Font tabs, each model picker with its model card beside it."""
+    from glyphgen.fontbuild import MAX_FAMILY_NAME
+
     lib, limits, api = handlers.library, handlers.limits, Routes(handlers)
     run = {"concurrency_id": COMPUTE}
     with gr.Blocks(title="glyphgen", delete_cache=(3600, 3600)) as demo:
@@ -259,6 +278,40 @@ def build(handlers: Handlers) -> gr.Blocks:
                     **run,
                 )
 
+            with gr.Tab("Font", id="font", elem_id="tab-font"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        fmodel = _model_picker(handlers, handlers.font_models(), "conditional model", "font")
+                        ftext = gr.Textbox(
+                            label=f"characters (empty: the model's own, at most {limits.font_glyphs})",
+                            placeholder="永字八法, or ABC 123",
+                            lines=2,
+                            max_length=limits.text,
+                            elem_id="font-text",
+                        )
+                        family = gr.Textbox(
+                            label="family name",
+                            placeholder="empty: glyphgen <model>",
+                            max_length=MAX_FAMILY_NAME,
+                            elem_id="font-family",
+                        )
+                        fseed = _seed()
+                        _, fsteps, fguidance = _sampling_controls(handlers, fmodel, "font", with_sampler=False)
+                        fbutton = gr.Button("Build the font", variant="primary", elem_id="font-button")
+                    with gr.Column(scale=3):
+                        ffile = gr.File(label="download: the font (.otf)", height=FILES_HEIGHT, elem_id="font-file")
+                        fpreview = gr.HTML(elem_id="font-preview", js_on_load=None, min_height=120)
+                        fstatus = gr.Markdown(latex_delimiters=[], label="notes")
+                    with gr.Column(scale=2):
+                        _card(handlers, fmodel, "font")
+                fbutton.click(
+                    _messages(api.font),
+                    [fmodel, ftext, family, fseed, fsteps, fguidance],
+                    [ffile, fpreview, fstatus],
+                    api_name="font",
+                    **run,
+                )
+
         gr.api(_messages(api.models), api_name="models")
         gr.api(_messages(api.model_card), api_name="model_card")
     return demo
@@ -323,6 +376,11 @@ class Routes:
         p = self.h.dream(model, seed, steps, frames, sampler, guidance, char)
         gr.Info(p.message)  # how many steps there were: news, not a warning
         return str(p.animation), str(p.shown), [str(f) for f in p.files]
+
+    def font(self, model: str, text: str, family: str, seed: int, steps: int, guidance: float):
+        """A font of the typed characters (empty: the model's) -> (the .otf file, an HTML preview, notes)."""
+        f = self.h.font(model, text, family, seed, steps, guidance)
+        return str(f.path), f.preview, _warn_font(f)
 
     def models(self) -> list[dict]:
         """Every model the app serves: name, family, image_shape, conditional, characters, training step."""
