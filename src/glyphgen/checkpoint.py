@@ -19,12 +19,9 @@ from safetensors.torch import load_file, save, save_file
 
 from glyphgen.config import from_dict
 from glyphgen.errors import GlyphgenError
+from glyphgen.export_format import CONFIG, EVAL, FORMAT_VERSION, WEIGHTS  # noqa: F401 — re-exported
 from glyphgen.methods import get_family
 from glyphgen.methods.base import Method
-
-FORMAT_VERSION = 1
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
-EVAL = "eval.json"  # metrics written by `glyphgen eval`; travels with the weights
 
 
 def export(method: Method, folder: str | Path, classes: list[str] | None = None, extra: dict | None = None) -> Path:

@@ -96,11 +96,13 @@ def make_font(
     refs: list[str] | None = None,
     ref_chars: str | None = None,
     progress: bool = False,
+    loaded: tuple | None = None,
     **options,
 ) -> FontReport:
     """Draw `chars` with `model` (a shipped name, run or export folder) and write them as the font `out`.
 
-    options go to the model's sampler (steps, guidance, ...); refs/ref_chars give a style-writing model its style.
+    options go to the model's sampler (steps, guidance, ...); refs/ref_chars give a style-writing model its style;
+    loaded: the model's (method, config.json) when the caller has it in memory already (the web app).
     Every input is checked before the first glyph is drawn; the font is written atomically.
     """
     import torch
@@ -117,7 +119,7 @@ def make_font(
     out = check_output(out)
     family = check_family_name(family)
     folder = resolve_model(model)
-    method, meta = load(folder)
+    method, meta = loaded or load(folder)
     wanted = font_chars(chars, meta.get("classes") or [] if meta.get("num_classes") else [])
     style = None
     if refs:
@@ -139,7 +141,7 @@ def make_font(
     seconds["vectorize"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    name = Path(str(model)).name if model else folder.name
+    name = folder.parent.name if folder.name == "model" else folder.name  # a run's export: the run's name
     info = FontInfo(
         family=family,
         made_by=f"glyphgen {__version__}, model {name}, seed {seed}",

@@ -41,7 +41,7 @@ class ShippedModel:
 
 def shipped(folder: Path | None = None) -> list[ShippedModel]:
     """Every shipped generative model (in `folder`, default the package's), sorted by name."""
-    from glyphgen.checkpoint import CONFIG, WEIGHTS
+    from glyphgen.export_format import CONFIG, WEIGHTS
     from glyphgen.methods import FAMILIES
 
     folder = WEIGHTS_DIR if folder is None else folder

@@ -286,7 +286,10 @@ class Handlers:
         options = self._options(entry, None, steps, guidance)
         path = self._folder() / f"{_filename(family)}.otf"
         # "=" makes the characters literal ("latin" would be a named set, "@x" a file on the server)
-        report = make_font(entry.path, path, family, chars="=" + "".join(chars), seed=first, **options).as_dict()
+        loaded = self.library.load(model)[0], entry.meta
+        report = make_font(
+            entry.path, path, family, chars="=" + "".join(chars), seed=first, loaded=loaded, **options
+        ).as_dict()
         check = report["check"]
         summary = f"{report['glyphs']} glyphs, {report['bytes'] / 1024:.1f} KB"
         if check.get("iou_mean") is not None:
