@@ -12,7 +12,7 @@ extras=""
 [ "${1:-}" = "--dev" ] && extras="[dev]"
 
 # --- Debian packages (skipped where apt is absent or they are already there) ---
-debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-wqy-microhei)
+debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho fonts-wqy-microhei fontconfig)
 # handwriting-style fonts: Latin letters and digits for the handwriting model (Klee One also writes kanji by pen)
 debs+=(fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-klee
   fonts-dancingscript fonts-kaushanscript fonts-kristi)
