@@ -168,3 +168,28 @@ def test_every_shipped_config_resolves(path):
     result = run("train", "--config", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     assert f"name: {path.stem}" in result.output  # each config names its run after itself
+
+
+def test_write_lays_text_out_in_lines_with_a_shipped_model(tmp_path):
+    out = tmp_path / "page.png"
+    result = run("write", "hand-cvae", "Hi 2\nAb?", "-o", str(out), "--scale", "1")
+    assert result.exit_code == 0, result.output
+    assert "5 glyphs in 2 lines" in result.output and "'?' (U+003F)" in result.output  # the unknown '?' is named
+    side = 28 + 2  # 28 px glyphs, 2 px paper between
+    assert Image.open(out).size == (4 * side + 2, 2 * side + 2)  # 4 columns (the longest line), 2 lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["write", "kanji-vae", "永"], "unconditional"),
+        (["write", "hand-cvae", "AB", "--steps", "3"], "unknown sampling option 'steps'"),
+        (["sample", "kanji-vae", "-o", "{tmp}/folder-without-extension"], "name a picture file"),
+        (["sample", "kanji-vae", "-o", "{tmp}/a-file/x.png"], "cannot write"),
+    ],
+)
+def test_sampling_commands_refuse_bad_requests_before_any_work(tmp_path, args, message):
+    (tmp_path / "a-file").write_text("")
+    result = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

@@ -1,7 +1,10 @@
 """The pretrained models that ship inside the package: each loads, samples the right shape on CPU, and its config
 round-trips; with `-m slow`, a fresh small evaluation agrees with the metrics on its card."""
 
+import dataclasses
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +16,36 @@ from glyphgen.generate import sample
 
 SHIPPED = zoo.shipped()
 NAMES = [m.name for m in SHIPPED]
+GOLDEN = Path(__file__).parent / "golden" / "shipped.json"
+
+
+def few_steps(method) -> dict:
+    """The cheapest setting of a model's step-like sampling option (whatever the family calls it), for fast tests."""
+    names = {f.name for f in dataclasses.fields(method.options_class)}
+    return {k: v for k, v in (("steps", 4), ("num_cycles", 1)) if k in names}
+
+
+def golden_slice(name: str) -> list[float]:
+    """A pinned piece of a seeded sample: the centre 4x4 pixels of images 0 and 1 (seed 0, few steps)."""
+    method, meta = load(zoo.find(name))
+    chars = "".join(meta["classes"][:2]) if meta.get("num_classes") else None
+    images, _ = sample(name, n=2, seed=0, chars=chars, **few_steps(method))
+    h, w = images.shape[-2:]
+    return [round(float(v), 5) for v in images[:, 0, h // 2 - 2 : h // 2 + 2, w // 2 - 2 : w // 2 + 2].flatten()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_samples_its_golden_values(name):
+    """An upgrade of torch or diffusers that changes what a shipped model draws fails here (diffusers' fast tests
+    pin an `expected_slice` the same way). After a deliberate change: GLYPHGEN_UPDATE_GOLDEN=1 pytest -k golden."""
+    values = golden_slice(name)
+    pinned = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}
+    if os.environ.get("GLYPHGEN_UPDATE_GOLDEN"):
+        pinned[name] = values
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(pinned, indent=1, sort_keys=True) + "\n")
+    assert name in pinned, f"no golden values for {name}; run with GLYPHGEN_UPDATE_GOLDEN=1 once"
+    assert max(abs(a - b) for a, b in zip(values, pinned[name], strict=True)) < 2e-3
 
 
 def test_the_default_model_ships():
@@ -26,7 +59,7 @@ def test_shipped_model_loads_and_samples(name):
     model = next(m for m in SHIPPED if m.name == name)
     method, meta = load(model.path)
     chars = "".join(meta["classes"][:3]) if meta.get("num_classes") else None
-    images, _ = sample(name, n=3, seed=0, chars=chars, **({"steps": 4} if meta["family"] == "ddpm" else {}))
+    images, _ = sample(name, n=3, seed=0, chars=chars, **few_steps(method))
     assert images.shape == (3, *meta["image_shape"])
     assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
     assert images.std() > 0.05  # not a blank or constant picture

@@ -120,14 +120,18 @@ def test_half_export_halves_the_file_and_samples_the_same(weights, tmp_path):
     assert (a - b).abs().max() < 0.02
 
 
-def test_export_sets_sampling_defaults_of_diffusion_models_only(weights, tmp_path):
+def test_export_sets_sampling_defaults_the_family_has_in_their_own_section(weights, tmp_path):
+    from glyphgen.checkpoint import load
     from glyphgen.methods.ddpm import DDPM, DDPMConfig
 
     export(DDPM(DDPMConfig(widths=[8, 16], attention=[], blocks=1), (1, 16, 16)), tmp_path / "d")
     assert run("export", str(tmp_path / "d"), str(tmp_path / "e"), "--steps", "8", "--sampler", "ddim").exit_code == 0
-    config = json.loads((tmp_path / "e" / "config.json").read_text())["config"]
-    assert config["sample_steps"] == 8 and config["sampler"] == "ddim"
+    meta = json.loads((tmp_path / "e" / "config.json").read_text())
+    assert meta["sampling"] == {"steps": 8, "sampler": "ddim"}  # the training config is left as it was
+    assert meta["config"]["sample_steps"] == DDPMConfig().sample_steps
+    options = load(tmp_path / "e")[0].sample_options()
+    assert (options.steps, options.sampler) == (8, "ddim")
     bad = runner.invoke(app, ["export", str(weights / "hand-cvae"), str(tmp_path / "f"), "--steps", "8"])
-    assert bad.exit_code == 2 and "apply to ddpm models" in bad.output
+    assert bad.exit_code == 2 and "unknown sampling option 'steps'" in bad.output and "temperature" in bad.output
     bad = runner.invoke(app, ["export", str(tmp_path / "d"), str(tmp_path / "g"), "--sampler", "euler"])
-    assert bad.exit_code == 2 and "unknown sampler" in bad.output
+    assert bad.exit_code == 2 and "sampler = 'euler' is not allowed; choose one of" in bad.output

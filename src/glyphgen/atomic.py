@@ -39,3 +39,23 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def check_writable(path: str | Path, flag: str = "-o") -> Path:
+    """A file can be written at `path`: it is not a folder, and the nearest folder of it that exists takes a file
+    (probed by creating and removing a temporary one). Checked before any work, so a long job never ends in an
+    error. Otherwise a one-line GlyphgenError naming `flag` and the path."""
+    from glyphgen.errors import GlyphgenError
+
+    path = Path(path)
+    if path.is_dir():
+        raise GlyphgenError(f"{flag} {path} is a folder; name the file to write")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".glyphgen-probe-"):
+            pass
+    except OSError as e:
+        raise GlyphgenError(f"{flag} {path}: cannot write in {folder} ({e.strerror or e})") from None
+    return path

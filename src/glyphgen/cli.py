@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from glyphgen.cli_options import dataclass_options
+from glyphgen.cli_options import dataclass_options, sampling_options
 from glyphgen.config import DataConfig, TrainConfig
 from glyphgen.errors import GlyphgenError
 from glyphgen.eval.config import RecognizerConfig
@@ -194,6 +194,7 @@ def train_cmd(
 
 
 @app.command("sample")
+@sampling_options
 def sample_cmd(
     model: str = typer.Argument(
         None,
@@ -203,17 +204,16 @@ def sample_cmd(
     n: int = typer.Option(16, "--n", help="Number of images (ignored with --chars: one per character)."),
     seed: int = typer.Option(0, help="Image k uses seed + k, whatever the batch size."),
     chars: str = typer.Option(None, help="Characters to write (conditional models), e.g. 永字八法."),
-    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
-    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
-    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+    sampling: dict = None,  # filled by @sampling_options
     out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="Grid PNG; single images go to <out stem>/."),
     scale: int = typer.Option(2, help="Enlarge the grid by this integer factor."),
 ):
     """Sample images from a trained or exported model into a grid and one PNG per image."""
     from glyphgen.generate import sample
-    from glyphgen.images import save_each, save_grid
+    from glyphgen.images import check_picture_path, save_each, save_grid
 
-    images, meta = sample(model, n=n, seed=seed, chars=chars, sampler=sampler, steps=steps, guidance=guidance)
+    check_picture_path(out)
+    images, meta = sample(model, n=n, seed=seed, chars=chars, **sampling)
     save_grid(images, out, scale=scale)
     folder = out.with_suffix("")
     save_each(images, folder)
@@ -223,7 +223,34 @@ def sample_cmd(
     typer.echo(f"wrote {out.resolve()} and {len(images)} images in {folder}/ ({name}, a {meta['family']} model)")
 
 
+@app.command("write")
+@sampling_options
+def write_cmd(
+    model: str = typer.Argument(..., help="A model that draws asked-for characters: shipped name, run or export."),
+    text: str = typer.Argument(..., help="The text; each line of it is a line of glyphs (wrapped at 16)."),
+    out: Path = typer.Option(Path("text.png"), "--out", "-o", help="The page as a PNG."),
+    seed: int = typer.Option(0, help="Character k of the text is drawn from seed + k."),
+    refs: list[str] = typer.Option(
+        None, "--refs", help="Style references (repeatable): glyph images, a folder of them, or a font file."
+    ),
+    ref_chars: str = typer.Option(None, help="The characters of --refs: needed for a font, else taken from names."),
+    scale: int = typer.Option(2, help="Enlarge the page by this integer factor."),
+    sampling: dict = None,  # filled by @sampling_options
+):
+    """Write a text in lines with a model that draws asked-for characters (spaces kept, unknown characters boxed)."""
+    from glyphgen.generate import write_text
+    from glyphgen.images import check_picture_path, save_grid
+
+    check_picture_path(out)
+    cells, page, _ = write_text(model, text.replace("\\n", "\n"), seed=seed, refs=refs, ref_chars=ref_chars, **sampling)
+    save_grid(cells, out, nrow=page.columns, scale=scale)
+    typer.echo(f"wrote {out.resolve()}: {len(page.glyphs)} glyphs in {len(page.rows)} lines")
+    for note in page.notes:
+        typer.echo(f"note: {note}")
+
+
 @app.command("font")
+@sampling_options
 def font_cmd(
     model: str = typer.Argument(..., help="A model that draws asked-for characters: shipped name, run or export."),
     out: Path = typer.Option(..., "--out", "-o", help="The font file: .otf (CFF outlines) or .ttf (TrueType)."),
@@ -237,9 +264,7 @@ def font_cmd(
         None, "--refs", help="Style references (repeatable): glyph images, a folder of them, or a font file."
     ),
     ref_chars: str = typer.Option(None, help="The characters of --refs: needed for a font, else taken from names."),
-    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
-    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
-    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+    sampling: dict = None,  # filled by @sampling_options
 ):
     """Draw every character with a model, trace the glyphs and write an installable OpenType font.
 
@@ -249,9 +274,8 @@ def font_cmd(
     """
     from glyphgen.font import make_font
 
-    options = {"sampler": sampler, "steps": steps, "guidance": guidance}
     report = make_font(
-        model, out, name, chars=chars, seed=seed, svg_dir=svg, refs=refs, ref_chars=ref_chars, progress=True, **options
+        model, out, name, chars=chars, seed=seed, svg_dir=svg, refs=refs, ref_chars=ref_chars, progress=True, **sampling
     )
     info = report.as_dict()
     s, c = info["seconds"], info["check"]
@@ -284,6 +308,7 @@ def models_cmd():
 
 
 @app.command("export")
+@sampling_options
 def export_cmd(
     run: Path = typer.Argument(..., help="A run folder (its EMA weights are exported)."),
     folder: Path = typer.Argument(..., help="Destination folder for model.safetensors + config.json."),
@@ -291,9 +316,7 @@ def export_cmd(
     card: bool = typer.Option(True, help="Write a README.md model card (data, steps, training time, metrics)."),
     about: str = typer.Option("", help="A sentence for the card saying what the model is for."),
     half: bool = typer.Option(False, help="Store the weights as float16: half the size, samples indistinguishable."),
-    sampler: str = typer.Option(None, help="ddpm: the exported model's default sampler (ddpm, ddim, dpm++)."),
-    steps: int = typer.Option(None, help="ddpm: its default number of sampling steps."),
-    guidance: float = typer.Option(None, help="conditional ddpm: its default classifier-free guidance scale."),
+    sampling: dict = None,  # filled by @sampling_options
 ):
     """Export a run's EMA weights as safetensors + config.json (loading never unpickles), with a model card."""
     import torch
@@ -306,15 +329,7 @@ def export_cmd(
     method, _ = load(source)  # refuse to copy something that does not load
     if diffusers and not hasattr(method, "diffusers_pipeline"):
         raise GlyphgenError(f"--diffusers applies to ddpm models; this is a {method.family} model")
-    sampling = {"sampler": sampler, "sample_steps": steps, "guidance": guidance}
-    sampling = {k: v for k, v in sampling.items() if v is not None}
-    if sampling and method.family != "ddpm":
-        raise GlyphgenError(f"--sampler/--steps/--guidance apply to ddpm models; this is a {method.family} model")
-    if sampler is not None:
-        from glyphgen.methods.ddpm import SAMPLERS
-
-        if sampler not in SAMPLERS:
-            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    method.sample_options(**sampling)  # the export's new sampling defaults: options its family has, checked
     copy_export(source, folder, about=about or None, half=half, sampling=sampling)
     if card:
         cards.write(folder)
@@ -346,22 +361,21 @@ _REF_HELP = "Reference glyphs: train (the model's own data), kanjivg, font, digi
 
 
 @eval_app.command("model")
+@sampling_options
 def eval_model(
     model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
     n: int = typer.Option(2000, "--n", help="Samples to draw (capped at half the reference set)."),
     ref: str = typer.Option("train", help=_REF_HELP),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder (default: <model folder>/eval)."),
     seed: int = typer.Option(0, help="Sample k uses seed + k; also seeds the reference split."),
-    sampler: str = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpm++ (model default if omitted)."),
-    steps: int = typer.Option(None, help="Diffusion sampling steps (model default if omitted)."),
-    guidance: float = typer.Option(None, help="Classifier-free guidance scale for conditional diffusion models."),
+    sampling: dict = None,  # filled by @sampling_options
     recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
 ):
     """Sample a model and score it against real glyphs and the real-data band; writes JSON + a markdown report."""
     from glyphgen.eval.evaluate import evaluate
 
     out = out or model / "eval"
-    r = evaluate(model, n, ref, out, seed, recognizer, sampler=sampler, steps=steps, guidance=guidance)
+    r = evaluate(model, n, ref, out, seed, recognizer, **sampling)
     m, b = r["metrics"], r["band"]
     typer.echo(
         f"{r['family']}: FGD {m['fgd']:.2f} (real band {b['fgd']:.2f}), KID {m['kid']:.4f} ({b['kid']:.4f}), "
@@ -391,20 +405,20 @@ def eval_train_recognizer(
 
 
 @app.command("compare")
+@sampling_options
 def compare_cmd(
     models: list[Path] = typer.Argument(..., help="Run folders or exported model folders."),
     n: int = typer.Option(2000, "--n", help="Samples per model (capped at half its reference set)."),
     ref: str = typer.Option("train", help=_REF_HELP),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder."),
     seed: int = typer.Option(0, help="Sample k uses seed + k, for every model."),
-    sampler: str = typer.Option(None, help="Diffusion sampler for diffusion models."),
-    steps: int = typer.Option(None, help="Diffusion sampling steps for diffusion models."),
+    sampling: dict = None,  # filled by @sampling_options
     recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
 ):
     """Evaluate several models alike and write one side-by-side report (markdown + HTML)."""
     from glyphgen.eval.compare import compare
 
-    path = compare(models, n, ref, out, seed, recognizer, sampler=sampler, steps=steps)
+    path = compare(models, n, ref, out, seed, recognizer, **sampling)  # each model takes the options it has
     typer.echo(f"report: {path} and {path.with_suffix('.html')}")
 
 

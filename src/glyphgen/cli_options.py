@@ -99,3 +99,39 @@ def _ordered(params):
         inspect.Parameter.VAR_KEYWORD: 4,
     }
     return sorted(params, key=lambda p: order[p.kind])
+
+
+def sampling_options(func):
+    """Decorator: one option per sampling option of any family (`methods/options.py`: --steps, --guidance,
+    --temperature, ...), each defaulting to the model's own; the command gets the typed ones as the dict `sampling`.
+    The model's family checks them when it samples: an option it does not have is an error listing those it has."""
+    from glyphgen.methods.options import FAMILY_OPTIONS
+
+    found: dict[str, tuple] = {}
+    for family, cls in FAMILY_OPTIONS.items():
+        hints, docs = typing.get_type_hints(cls), field_docs(cls)
+        for f in dataclasses.fields(cls):
+            found.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(family)
+    sig = inspect.signature(func)
+    resolved = typing.get_type_hints(func)
+    params = [p.replace(annotation=resolved.get(p.name, p.annotation)) for p in sig.parameters.values()]
+    params = [p for p in params if p.name != "sampling"]
+    for name, (hint, doc, families) in found.items():
+        annotation, choices = _option_type(hint)
+        text = f"{doc} ({', '.join(families)}; default: the model's own)"
+        if choices:
+            text += f" (one of: {', '.join(map(str, choices))})"
+        option = typer.Option(
+            None, "--" + name.replace("_", "-"), help=text, rich_help_panel="Sampling", metavar=name.upper()
+        )
+        params.append(inspect.Parameter(f"_sampling__{name}", inspect.Parameter.KEYWORD_ONLY, default=option,
+                                        annotation=annotation | None))  # fmt: skip
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        given = {name: kwargs.pop(f"_sampling__{name}") for name in found}
+        kwargs["sampling"] = {k: v for k, v in given.items() if v is not None}
+        return func(*args, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=_ordered(params))
+    return wrapper

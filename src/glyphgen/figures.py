@@ -15,7 +15,7 @@ from glyphgen.images import save_grid
 
 
 def has_strip(method) -> bool:
-    return hasattr(method, "noising")
+    return method.capabilities().trajectory
 
 
 @torch.no_grad()

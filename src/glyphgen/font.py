@@ -35,26 +35,14 @@ def font_chars(spec: str, classes: list[str]) -> list[str]:
 
 
 def check_output(path: str | Path) -> Path:
-    """The font path must end in .otf/.ttf and its folder must be writable: checked before any work is done, by
-    creating (and removing) a temporary file in the nearest folder that exists."""
-    import tempfile
-
+    """The font path must end in .otf/.ttf and its folder must be writable: checked before any work is done."""
+    from glyphgen.atomic import check_writable
     from glyphgen.fontbuild import FORMATS
 
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise GlyphgenError(f"-o {path}: a font file must end in .otf (CFF outlines) or .ttf (TrueType outlines)")
-    if path.is_dir():
-        raise GlyphgenError(f"-o {path} is a folder; name the font file, e.g. {path / 'MyFont.otf'}")
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".glyphgen-probe-"):
-            pass
-    except OSError as e:
-        raise GlyphgenError(f"-o {path}: cannot write in {folder} ({e.strerror or e})") from None
-    return path
+    return check_writable(path)
 
 
 @dataclass
@@ -120,10 +108,10 @@ def make_font(
     family = check_family_name(family)
     folder = resolve_model(model)
     method, meta = loaded or load(folder)
-    wanted = font_chars(chars, meta.get("classes") or [] if meta.get("num_classes") else [])
+    wanted = font_chars(chars, meta.get("classes") or [] if method.capabilities().draws_chars else [])
     style = None
     if refs:
-        if not method.writes_in_style:
+        if not method.capabilities().writes_in_style:
             raise GlyphgenError(f"{meta['family']} models take no style references; drop --refs")
         glyphs, _ = load_references(refs, ref_chars, tuple(meta["image_shape"]), meta.get("data"))
         style = torch.from_numpy(glyphs)

@@ -16,7 +16,6 @@ from glyphgen.errors import GlyphgenError
 
 MAX_IMAGES = 1024
 MAX_STEPS = 1000
-SAMPLER_FAMILIES = ("ddpm",)  # families that take --sampler/--steps/--guidance
 
 
 def resolve_model(path: str | Path | None) -> Path:
@@ -44,11 +43,29 @@ def resolve_model(path: str | Path | None) -> Path:
     return path
 
 
+def capabilities(meta: dict):
+    """What the model of a config.json can do (`methods.base.Capabilities`), without loading its weights."""
+    from glyphgen.methods import get_family
+
+    return get_family(meta.get("family")).capabilities_for(int(meta.get("num_classes") or 0))
+
+
+def applicable_options(folder, options: dict) -> dict:
+    """The options (None dropped) that the model in `folder` has, so one set of options can go to several models."""
+    import dataclasses
+
+    from glyphgen.checkpoint import read_config
+    from glyphgen.methods import get_family
+
+    names = {f.name for f in dataclasses.fields(get_family(read_config(folder)["family"]).options_class)}
+    return {k: v for k, v in options.items() if v is not None and k in names}
+
+
 def labels_for(chars: str, meta: dict) -> torch.Tensor:
     """Characters -> class labels of a conditional model; characters outside its set are an error listing them."""
     classes = meta.get("classes") or []
-    if not meta.get("num_classes"):
-        raise GlyphgenError("this model is unconditional; drop --chars (or train with --conditional)")
+    if not capabilities(meta).draws_chars or not classes:
+        raise GlyphgenError("this model is unconditional: it cannot draw asked-for characters (drop --chars)")
     index = {c: i for i, c in enumerate(classes)}
     chars = [c for c in chars if not c.isspace()]
     unknown = [c for c in chars if c not in index]
@@ -77,7 +94,7 @@ def draw_chars(
     (S, C, H, W): reference glyphs of a style, for a model that writes in a given style (`writes_in_style`).
     """
     labels = labels_for("".join(chars), meta)
-    if refs is not None and not getattr(method, "writes_in_style", False):
+    if refs is not None and not method.capabilities().writes_in_style:
         raise GlyphgenError(f"{meta.get('family')} models take no style references; drop --refs")
     options = {k: v for k, v in options.items() if v is not None}
     starts = range(0, len(labels), batch)
@@ -104,20 +121,38 @@ def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **o
         labels = labels_for(chars, meta)
         n = len(labels)
     else:  # conditional models without --chars cycle through their classes
-        labels = torch.arange(n) % meta["num_classes"] if meta.get("num_classes") else None
+        labels = torch.arange(n) % meta["num_classes"] if method.capabilities().takes_labels else None
     if not 1 <= n <= MAX_IMAGES:
         raise GlyphgenError(f"--n {n} is out of range; ask for 1 to {MAX_IMAGES} images")
+    options = {k: v for k, v in options.items() if v is not None}
     steps = options.get("steps")
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise GlyphgenError(f"--steps {steps} is out of range; use 1 to {MAX_STEPS}")
-    if method.family not in SAMPLER_FAMILIES:
-        given = [k for k in ("sampler", "steps", "guidance") if options.get(k) is not None]
-        if given:
-            raise GlyphgenError(
-                f"--{given[0]} does not apply to {method.family} models (only to {', '.join(SAMPLER_FAMILIES)})"
-            )
-    options = {k: v for k, v in options.items() if v is not None}
+    method.sample_options(**options)  # an option this family lacks: one line naming the options it has
     seeds = [seed + k for k in range(n)]
     with torch.no_grad():
         images = method.sample(seeds, labels, **options)
     return images, meta
+
+
+def write_text(
+    model_path, text: str, seed: int = 0, refs: list[str] | None = None, ref_chars: str | None = None, **options
+):
+    """Text written by a model that draws asked-for characters, in lines as typed (`glyphgen.layout.Page`): the
+    page's cells (rows * columns, C, H, W) in [0, 1], the page, and the model's config.json. refs: style references
+    for a model that writes in a given style (image files, a folder, or a font with ref_chars)."""
+    from glyphgen.layout import Page
+
+    method, meta = load(resolve_model(model_path))
+    if not method.capabilities().draws_chars:
+        raise GlyphgenError("this model is unconditional: it cannot draw asked-for characters, so it cannot write")
+    page = Page.layout(text, meta.get("classes") or [], max_glyphs=MAX_IMAGES)
+    style = None
+    if refs:
+        from glyphgen.sketch import load_references
+
+        glyphs, _ = load_references(refs, ref_chars, tuple(meta["image_shape"]), meta.get("data"))
+        style = torch.from_numpy(glyphs)
+    chars = [meta["classes"][label] for _, label in page.glyphs]
+    images = draw_chars(method, meta, chars, seed=seed, refs=style, **options)
+    return page.cells(images, tuple(meta["image_shape"])), page, meta

@@ -68,3 +68,17 @@ def save_each(images, folder: str | Path, prefix: str = "", invert: bool = True)
         to_pil(image, invert=invert).save(p)
         paths.append(p)
     return paths
+
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def check_picture_path(path: str | Path, flag: str = "--out") -> Path:
+    """A picture path Pillow can write (known extension, writable folder), checked before any sampling."""
+    from glyphgen.atomic import check_writable
+    from glyphgen.errors import GlyphgenError
+
+    path = Path(path)
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise GlyphgenError(f"{flag} {path}: name a picture file ending in {', '.join(PICTURE_SUFFIXES)}")
+    return check_writable(path, flag)

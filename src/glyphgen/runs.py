@@ -54,6 +54,8 @@ def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, m
         )
     data_cfg = from_dict(DataConfig, {**(base.get("data") or {}), **data})
     train_cfg = from_dict(TrainConfig, {**(base.get("train") or {}), **train})
+    if train_cfg.conditional and cls.conditioning == "never":
+        raise GlyphgenError(f"{model} models are unconditional and would ignore the labels; drop --conditional")
     method_cfg = from_dict(
         cls.config_class, {**(base.get(model) or {}), **parse_method_args(cls.config_class, model, method_args)}
     )
@@ -180,7 +182,7 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
     (run_dir / "config.yaml").write_text(dump_yaml(cfg.to_dict()), encoding="utf-8")
     glyphs = load(cfg.data, progress=True)
     cls = get_family(cfg.model)
-    wants_labels = cfg.model == "cvae" or cfg.train.conditional
+    wants_labels = cls.conditioning == "always" or cfg.train.conditional
     num_classes = len(glyphs.classes) if wants_labels else 0
     torch.manual_seed(cfg.train.seed)
     method = cls(cfg.method, glyphs.shape, num_classes)

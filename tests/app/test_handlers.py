@@ -9,7 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from glyphgen import checkpoint
-from glyphgen.app.handlers import COLUMNS, Handlers, Limits, Page
+from glyphgen.app.handlers import Handlers, Limits
 from glyphgen.app.library import Library, find_models
 from glyphgen.errors import GlyphgenError
 from glyphgen.sketch import frame, frame_all
@@ -48,7 +48,7 @@ def zip_names(path) -> list[str]:
 def test_library_finds_every_family_with_cards(handlers):
     lib = handlers.library
     assert sorted(lib.names()) == sorted(TINY)
-    assert lib.names(families=("cvae",)) == ["cvae"]
+    assert lib.names(can="writes_in_style") == ["cvae"]
     assert sorted(lib.names(conditional=True)) == ["cvae", "ddpm"]
     assert lib.entry("cvae").card == CARD  # a README.md is the card
     vae_card = lib.entry("vae").card  # else one written from config.json and metrics.json
@@ -82,7 +82,7 @@ def test_controls_follow_the_family(handlers):
     ddpm = handlers.controls("ddpm")
     assert ddpm["sampler"] == "dpm++" and ddpm["steps"] == 3 and ddpm["steps_max"] == 20 and ddpm["guidance"] == 1.0
     dream = handlers.controls("dream")
-    assert dream["sampler"] is None and dream["steps"] == 2 and "6 passes" in dream["steps_label"]
+    assert dream["sampler"] is None and dream["steps"] == 2 and dream["steps_label"] == "dream cycles"
     assert handlers.controls("vae") == handlers.controls("")
 
 
@@ -160,34 +160,6 @@ def test_ddpm_sampler_steps_and_guidance_change_the_samples(handlers):
 
 
 # ---- write --------------------------------------------------------------------------------------------------------
-
-
-def test_page_layout_spaces_lines_unknowns_and_case():
-    page = Page.layout("Ab 1\n\n永?", CVAE_CLASSES, Limits())
-    assert [[c for c, _ in row] for row in page.rows] == [["A", "b", " ", "1"], [], ["永", "?"]]
-    assert [c for c, _ in page.glyphs] == ["A", "b", "1", "永"]
-    assert page.glyphs[1][1] == CVAE_CLASSES.index("B")  # a one-case letters model writes b as B
-    assert page.columns == 4 and any("'?' (U+003F)" in n for n in page.notes) and any("b" in n for n in page.notes)
-    cells = page.cells(torch.ones(4, 1, 28, 28), (1, 28, 28))
-    assert cells.shape == (12, 1, 28, 28)
-    assert cells[2].sum() == 0 and cells[4:8].sum() == 0  # a space, an empty line
-    assert 0 < cells[9].sum() < 28 * 28 * 0.5  # the unknown '?': an empty box
-    long = Page.layout("1" * (COLUMNS + 3), CVAE_CLASSES, Limits())
-    assert [len(r) for r in long.rows] == [COLUMNS, 3]
-
-
-@pytest.mark.parametrize(
-    "text, match",
-    [("", "type some characters"), ("   ", "type some characters"), ("??", "knows none of '\\?'"), ("1" * 201, "200")],
-)
-def test_page_layout_errors(text, match):
-    with pytest.raises(GlyphgenError, match=match):
-        Page.layout(text, CVAE_CLASSES, Limits())
-
-
-def test_page_layout_caps_the_characters_written():
-    with pytest.raises(GlyphgenError, match="at most 4"):
-        Page.layout("12345", CVAE_CLASSES, Limits(images=4))
 
 
 def test_write_renders_known_characters_and_reports_the_rest(handlers):
@@ -303,7 +275,7 @@ def test_dream_animation_and_strip(handlers):
     assert gif.format == "GIF" and gif.n_frames == 5 and gif.size[0] >= 128
     side, scale = 16, 4
     assert p.image.size == ((5 * (side + 2) + 2) * scale, (side + 4) * scale)
-    assert "12 passes, 5 shown" in p.message  # 2 cycles of 2 * 3 passes
+    assert "12 steps, 5 shown" in p.message  # 2 cycles of 2 * 3 passes
 
 
 def test_dream_with_a_conditional_ddpm(handlers):
@@ -315,7 +287,7 @@ def test_dream_with_a_conditional_ddpm(handlers):
 
 @pytest.mark.parametrize(
     "model, options, match",
-    [("vae", {}, "vae model; to watch a dream pick a dream or ddpm"), ("dream", {"frames": 1}, "use 2 to 48")],
+    [("vae", {}, "vae model; to watch a dream pick a dream or diffusion"), ("dream", {"frames": 1}, "use 2 to 48")],
 )
 def test_dream_errors(handlers, model, options, match):
     with pytest.raises(GlyphgenError, match=match):

@@ -82,7 +82,7 @@ def test_bad_input_is_a_one_line_error(models, recognizer_dir, tmp_path, kanji_c
     small = tmp_path / "small.yaml"
     small.write_text(yaml.safe_dump({**asdict(kanji_cfg), "limit": 300}))
     _one_line_error(run("eval", vae, "--ref", small, "--recognizer", recognizer_dir), "needs 514 or more")
-    _one_line_error(run("eval", vae, "--steps", 5, "--recognizer", recognizer_dir), "does not apply to vae")
+    _one_line_error(run("eval", vae, "--steps", 5, "--recognizer", recognizer_dir), "unknown sampling option 'steps'")
     _one_line_error(run("eval", vae, "--recognizer", tmp_path), "no recogniser in")
 
 

@@ -73,7 +73,7 @@ def test_recognize_and_write():
     assert not torch.allclose(averaged, per_glyph)
     # Per-glyph output k uses style image k mod 2; one style image alone gives the same pictures.
     torch.testing.assert_close(per_glyph[2], model.write(x[0], [2])[0], atol=1e-6, rtol=0)
-    noisy = model.write(x, wanted, randomness=1.0, seeds=[1, 2, 3, 4, 5])
+    noisy = model.write(x, wanted, temperature=1.0, seeds=[1, 2, 3, 4, 5])
     assert not torch.allclose(noisy, averaged)
     with pytest.raises(GlyphgenError):
         model.write(x, [K])

@@ -10,6 +10,7 @@ message. Image k of a request uses seed + k, as everywhere in glyphgen.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import math
@@ -27,16 +28,14 @@ import torch
 from PIL import Image
 
 from glyphgen.app.library import Library
-from glyphgen.data.charsets import describe
 from glyphgen.errors import GlyphgenError
 from glyphgen.images import grid, to_pil, to_uint8
+from glyphgen.layout import COLUMNS, Page  # noqa: F401 — COLUMNS re-exported
+from glyphgen.layout import known as _known
+from glyphgen.layout import listing as _listing
 from glyphgen.sketch import frame_all
 
-DIFFUSION = ("ddpm",)  # families with a sampler, sampling steps and (when conditional) guidance
-DREAMERS = ("dream", "ddpm")  # families with a noise trajectory to watch
-STYLE = ("cvae",)  # families that encode a drawn style
 MAX_SEED = 2**31 - 1
-COLUMNS = 16  # written text wraps after this many characters
 
 
 @dataclass(frozen=True)
@@ -131,26 +130,26 @@ class Handlers:
         return [n for n in self.library.names(conditional=True) if _single_chars(self.library.entries[n].classes)]
 
     def controls(self, model: str) -> dict:
-        """Which sampling options apply to a model and their defaults, for the UI to show or hide them."""
-        none = {"sampler": None, "steps": None, "steps_label": "", "steps_max": 1, "guidance": None}
+        """Which sampling options apply to a model and their defaults, for the UI to show or hide them: read from
+        the family's sampling options (its `SampleOptions` with the model's defaults), never from its name."""
+        none = {"sampler": None, "samplers": [], "steps": None, "steps_label": "", "steps_max": 1, "guidance": None}
         if not model:
             return none
         entry = self.library.entry(model)
-        cfg = entry.meta["config"]
-        if entry.family in DIFFUSION:
-            steps_max = min(self.limits.steps, cfg["timesteps"])
-            return {
-                "sampler": cfg["sampler"],
-                "steps": min(cfg["sample_steps"], steps_max),
-                "steps_label": "sampling steps",
-                "steps_max": steps_max,
-                "guidance": cfg["guidance"] if entry.conditional else None,
-            }
-        if entry.family == "dream":
-            steps = min(cfg["num_cycles"], self.limits.cycles)
-            label = f"dream cycles ({2 * cfg['kT_steps']} passes each)"
-            return {**none, "steps": steps, "steps_label": label, "steps_max": self.limits.cycles}
-        return none
+        options = dataclasses.asdict(entry.options)
+        controls = dict(none)
+        if "sampler" in options:
+            controls.update(sampler=options["sampler"], samplers=list(entry.capabilities.samplers))
+        if "steps" in options:
+            steps_max = min(self.limits.steps, entry.option_limits.get("steps", self.limits.steps))
+            controls.update(steps_label="sampling steps", steps_max=steps_max)
+            controls["steps"] = min(options["steps"], steps_max)
+        elif "num_cycles" in options:
+            controls.update(steps_label="dream cycles", steps_max=self.limits.cycles)
+            controls["steps"] = min(options["num_cycles"], self.limits.cycles)
+        if "guidance" in options and entry.capabilities.takes_labels:
+            controls["guidance"] = options["guidance"]
+        return controls
 
     # ---- actions ---------------------------------------------------------------------------------------------
 
@@ -184,7 +183,7 @@ class Handlers:
 
     def read_style(self, model: str, drawings) -> tuple[np.ndarray, list[int], list[dict[str, float] | None]]:
         """Frame the drawings and recognise them: (glyphs (S, C, H, W), their canvas indices, top-3 per canvas)."""
-        method, entry = self._load_family(model, STYLE, "write in your style")
+        method, entry = self._load_able(model, "writes_in_style", "write in your style", "a cvae")
         drawings = list(drawings or [])
         if len(drawings) > self.limits.drawings:
             raise GlyphgenError(f"{len(drawings)} drawings sent; this app reads at most {self.limits.drawings}")
@@ -214,7 +213,7 @@ class Handlers:
         page = self._page(text, entry.classes)
         labels = torch.tensor([label for _, label in page.glyphs])
         images = method.write(
-            torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), randomness=randomness
+            torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), temperature=randomness
         )
         pictures = self._page_pictures(page, images, entry.meta["image_shape"])
         pictures.notes = notes + pictures.notes
@@ -233,7 +232,7 @@ class Handlers:
         frames = _int(frames, "frames")
         if not 2 <= frames <= self.limits.frames:
             raise GlyphgenError(f"{frames} frames asked for; use 2 to {self.limits.frames}")
-        method, entry = self._load_family(model, DREAMERS, "watch a dream")
+        method, entry = self._load_able(model, "trajectory", "watch a dream", "a dream or diffusion")
         labels = None
         if entry.conditional:
             char = (char or "").strip() or entry.classes[0]
@@ -243,7 +242,7 @@ class Handlers:
         options = self._options(entry, sampler, steps, guidance)
         with torch.no_grad():
             _, trajectory = method.sample(_seeds(seed, 1), labels, return_trajectory=True, **options)
-        trajectory = torch.stack(list(trajectory))[:, 0]  # (T, C, H, W) in [0, 1], noise first
+        trajectory = trajectory[:, 0]  # (T, C, H, W) in [0, 1], noise first
         picks = torch.linspace(0, len(trajectory) - 1, min(frames, len(trajectory))).round().long()
         film = trajectory[picks]
         folder = self._folder()
@@ -254,7 +253,7 @@ class Handlers:
         pictures[0].save(gif, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
         strip = _grid(film, nrow=len(film))
         png = _save(strip, folder / "strip.png")
-        what = f"{len(trajectory)} {'passes' if entry.family == 'dream' else 'steps'}, {len(film)} shown."
+        what = f"{len(trajectory)} steps, {len(film)} shown."
         return Pictures(strip, png, [gif, png], [what], animation=gif)
 
     def font(self, model: str, text: str = "", family: str = "", seed: int = 0, steps=None, guidance=None) -> FontFile:
@@ -347,34 +346,33 @@ class Handlers:
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 
-    def _load_family(self, model: str, families: tuple[str, ...], action: str):
+    def _load_able(self, model: str, capability: str, action: str, kind: str):
+        """The model, loaded, if it can do `capability` (a `Capabilities` field); otherwise a message."""
         entry = self.library.entry(model)
-        if entry.family not in families:
-            raise GlyphgenError(f"{model} is a {entry.family} model; to {action} pick a {' or '.join(families)} model")
+        if not getattr(entry.capabilities, capability):
+            raise GlyphgenError(f"{model} is a {entry.family} model; to {action} pick {kind} model")
         return self.library.load(model)
 
     def _options(self, entry, sampler, steps, guidance) -> dict:
-        """The sampling options that apply to this model's family, checked against the limits (others ignored).
+        """The sampling options that apply to this model (others ignored), checked against the app's limits.
 
-        None (or an empty value; 0 for steps) means the model's default."""
+        None (or an empty value; 0 for steps) means the model's default. The family checks the values again."""
         controls = self.controls(entry.name)
-        if entry.family == "dream":
-            cycles = controls["steps"] if steps in (None, "", 0) else _int(steps, "dream cycles")
-            if not 1 <= cycles <= self.limits.cycles:
-                raise GlyphgenError(f"{cycles} dream cycles asked for; use 1 to {self.limits.cycles}")
-            return {"num_cycles": cycles}
-        if entry.family not in DIFFUSION:
-            return {}
-        from glyphgen.methods.ddpm import SAMPLERS
-
-        sampler = sampler or controls["sampler"]
-        if sampler not in SAMPLERS:
-            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        steps = controls["steps"] if steps in (None, "", 0) else _int(steps, "steps")
-        if not 1 <= steps <= controls["steps_max"]:
-            raise GlyphgenError(f"{steps} sampling steps asked for; use 1 to {controls['steps_max']} here")
-        options = {"sampler": sampler, "steps": steps}
-        if entry.conditional and guidance not in (None, ""):
+        names = {f.name for f in dataclasses.fields(entry.options)}
+        options = {}
+        if "sampler" in names:
+            sampler = sampler or controls["sampler"]
+            if sampler not in controls["samplers"]:
+                raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(controls['samplers'])}")
+            options["sampler"] = sampler
+        step_name = "steps" if "steps" in names else "num_cycles" if "num_cycles" in names else None
+        if step_name:
+            what = controls["steps_label"]
+            value = controls["steps"] if steps in (None, "", 0) else _int(steps, what)
+            if not 1 <= value <= controls["steps_max"]:
+                raise GlyphgenError(f"{value} {what} asked for; use 1 to {controls['steps_max']} here")
+            options[step_name] = value
+        if controls["guidance"] is not None and guidance not in (None, ""):
             guidance = _float(guidance, "guidance")
             if not 0 <= guidance <= self.limits.guidance:
                 raise GlyphgenError(f"guidance {guidance} is out of range; use 0 to {self.limits.guidance}")
@@ -387,7 +385,7 @@ class Handlers:
             return method.sample(seeds, labels, **options)
 
     def _page(self, text, classes: list[str]) -> Page:
-        return Page.layout(text, classes, self.limits)
+        return Page.layout(text, classes, max_text=self.limits.text, max_glyphs=self.limits.images, what="this app")
 
     def _page_pictures(self, page: Page, images: torch.Tensor, shape) -> Pictures:
         cells = page.cells(images, tuple(shape))
@@ -410,84 +408,6 @@ class Handlers:
         folder = self.out / f"{int(now)}-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
         return folder
-
-
-@dataclass
-class Page:
-    """Typed text laid out in cells: rows of (character, label) for known characters, spaces as paper, unknown
-    characters as empty boxes (and a note naming them)."""
-
-    rows: list[list[tuple[str, int | None]]]
-    glyphs: list[tuple[str, int]]  # the characters to render, in reading order, with their labels
-    notes: list[str]
-    columns: int
-
-    @classmethod
-    def layout(cls, text, classes: list[str], limits: Limits) -> Page:
-        text = "" if text is None else str(text)
-        if len(text) > limits.text:
-            raise GlyphgenError(f"the text has {len(text)} characters; this app writes at most {limits.text}")
-        index = {c: i for i, c in enumerate(classes)}
-        rows, glyphs, unknown, folded = [], [], [], []
-        for line in text.replace("\r", "").split("\n"):
-            line = line.rstrip()
-            for start in range(0, max(len(line), 1), COLUMNS):
-                row = []
-                for c in line[start : start + COLUMNS]:
-                    if c.isspace():
-                        row.append((c, None))
-                        continue
-                    label = index.get(c)
-                    if label is None and (c.swapcase() in index):  # a letters model of one case
-                        label = index[c.swapcase()]
-                        folded.append(c)
-                    if label is None:
-                        unknown.append(c)
-                        row.append((c, -1))
-                    else:
-                        glyphs.append((c, label))
-                        row.append((c, label))
-                rows.append(row)
-        while rows and not rows[-1]:
-            rows.pop()
-        while rows and not rows[0]:
-            rows.pop(0)
-        if not glyphs:
-            if unknown:
-                raise GlyphgenError(f"the model knows none of {_listing(unknown)}; it knows {_known(classes)}")
-            raise GlyphgenError("type some characters to write")
-        if len(glyphs) > limits.images:
-            raise GlyphgenError(f"{len(glyphs)} characters to write; this app writes at most {limits.images}")
-        notes = []
-        if unknown:
-            notes.append(f"not in this model (left as empty boxes): {_listing(unknown)}; it knows {_known(classes)}.")
-        if folded:
-            notes.append(f"written in the other case: {''.join(dict.fromkeys(folded))}.")
-        columns = max(len(r) for r in rows)
-        return cls(rows, glyphs, notes, columns)
-
-    def labels(self) -> torch.Tensor:
-        return torch.tensor([label for _, label in self.glyphs])
-
-    def cells(self, images: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
-        """(rows * columns, C, H, W) in [0, 1]: the rendered glyphs in place, paper for spaces, boxes for unknowns."""
-        paper = torch.zeros(shape)
-        box = paper.clone()
-        edge = max(1, shape[1] // 10)
-        box[:, edge, edge:-edge] = box[:, -edge - 1, edge:-edge] = 0.35
-        box[:, edge:-edge, edge] = box[:, edge:-edge, -edge - 1] = 0.35
-        out, k = [], 0
-        for row in self.rows:
-            for _, label in row:
-                if label is None:
-                    out.append(paper)
-                elif label < 0:
-                    out.append(box)
-                else:
-                    out.append(images[k].cpu())
-                    k += 1
-            out += [paper] * (self.columns - len(row))
-        return torch.stack(out)
 
 
 PREVIEW_PX = 48  # font size of the preview paragraphs
@@ -522,17 +442,6 @@ def _filename(family: str) -> str:
     """A file name for a font family: letters (any script), digits, spaces, '-', '_' and '.' kept, the rest '_'."""
     name = re.sub(r"[^\w\- .]", "_", family).strip(" ._")
     return name or "font"
-
-
-def _listing(chars: list[str]) -> str:
-    chars = list(dict.fromkeys(chars))
-    return ", ".join(describe(c) for c in chars[:8]) + (f" and {len(chars) - 8} more" if len(chars) > 8 else "")
-
-
-def _known(classes: list[str]) -> str:
-    if len(classes) <= 40:
-        return f"{len(classes)} characters: {''.join(classes)}"
-    return f"{len(classes):,d} characters ({''.join(classes[:20])} …)"
 
 
 def _int(value, what: str) -> int:

@@ -9,6 +9,7 @@ the evaluation metrics kept with it (`glyphgen eval`'s report, or a `metrics` en
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -44,6 +45,37 @@ class ModelEntry:
     @property
     def conditional(self) -> bool:
         return bool(self.meta.get("num_classes"))
+
+    @functools.cached_property
+    def capabilities(self):
+        """What the model can do (`glyphgen.methods.base.Capabilities`), from its config.json alone."""
+        from glyphgen.generate import capabilities
+
+        return capabilities(self.meta)
+
+    @functools.cached_property
+    def options(self):
+        """Its sampling defaults (the family's `SampleOptions`: its config's, then its export's own section)."""
+        from glyphgen.methods import get_family
+        from glyphgen.methods.base import sample_options
+
+        cls = get_family(self.family)
+        defaults = cls.options_for(self._config)
+        return sample_options(cls.options_class, self.meta.get("sampling") or {}, defaults)
+
+    @functools.cached_property
+    def option_limits(self) -> dict[str, int]:
+        """Upper bounds its config puts on integer sampling options (a DDPM's steps: its timesteps)."""
+        from glyphgen.methods import get_family
+
+        return get_family(self.family).option_limits(self._config)
+
+    @functools.cached_property
+    def _config(self):
+        from glyphgen.config import from_dict
+        from glyphgen.methods import get_family
+
+        return from_dict(get_family(self.family).config_class, self.meta["config"])
 
     @property
     def label(self) -> str:
@@ -156,12 +188,13 @@ class Library:
         self._loaded: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def names(self, families=None, conditional: bool | None = None) -> list[str]:
-        """Model names, optionally only of some families and/or only (un)conditional ones."""
+    def names(self, can: str | None = None, conditional: bool | None = None) -> list[str]:
+        """Model names, optionally only those that can do something (a `Capabilities` field such as "trajectory" or
+        "writes_in_style") and/or only (un)conditional ones."""
         return [
             e.name
             for e in self.entries.values()
-            if (families is None or e.family in families) and (conditional is None or e.conditional == conditional)
+            if (can is None or getattr(e.capabilities, can)) and (conditional is None or e.conditional == conditional)
         ]
 
     def entry(self, name: str) -> ModelEntry:

@@ -13,7 +13,7 @@ import functools
 
 import gradio as gr
 
-from glyphgen.app.handlers import DIFFUSION, DREAMERS, MAX_SEED, STYLE, FontFile, Handlers, Pictures
+from glyphgen.app.handlers import MAX_SEED, FontFile, Handlers, Pictures
 from glyphgen.errors import GlyphgenError
 
 CANVAS = 256  # sketchpad side in pixels
@@ -91,7 +91,12 @@ def _control_values(handlers: Handlers, name) -> tuple[dict, dict, dict]:
     """
     c = handlers.controls(name)
     return (
-        {"visible": c["sampler"] is not None, "value": None, "info": f"empty: the model's default, {c['sampler']}"},
+        {
+            "visible": c["sampler"] is not None,
+            "value": None,
+            "choices": c["samplers"],
+            "info": f"empty: the model's default, {c['sampler']}",
+        },
         {
             "visible": c["steps"] is not None,
             "value": 0,
@@ -108,7 +113,7 @@ def _sampling_controls(handlers: Handlers, dropdown, key: str, with_sampler: boo
     s, st, g = _control_values(handlers, dropdown.value)
     if not with_sampler:
         s["visible"] = False
-    sampler = gr.Dropdown(["ddpm", "ddim", "dpm++"], label="sampler", **s)
+    sampler = gr.Dropdown(label="sampler", **s)  # choices: the picked model's samplers (its capabilities)
     steps = gr.Number(precision=0, minimum=0, **st)
     guidance = gr.Slider(
         0,
@@ -210,7 +215,7 @@ def build(handlers: Handlers) -> gr.Blocks:
                 )
 
             with gr.Tab("Your style", id="style", elem_id="tab-style"):
-                smodel = _model_picker(handlers, lib.names(families=STYLE), "style model (cvae)", "style")
+                smodel = _model_picker(handlers, lib.names(can="writes_in_style"), "style model (cvae)", "style")
                 gr.Markdown(
                     "Pick the **brush** and draw a character on one or more canvases; the model reads each "
                     "drawing (its guess and confidence appear below it), then writes your text in that style.",
@@ -250,7 +255,7 @@ def build(handlers: Handlers) -> gr.Blocks:
             with gr.Tab("Dream", id="dream", elem_id="tab-dream"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        dmodel = _model_picker(handlers, lib.names(families=DREAMERS), "dream or ddpm model", "dream")
+                        dmodel = _model_picker(handlers, lib.names(can="trajectory"), "dream or ddpm model", "dream")
                         dseed = _seed()
                         dsampler, dsteps, dguidance = _sampling_controls(handlers, dmodel, "dream")
                         dchar = gr.Textbox(label="character", max_length=1, visible=_takes_char(handlers, dmodel.value))
@@ -334,7 +339,7 @@ def _sketchpad(k: int) -> gr.Sketchpad:
 
 def _takes_char(handlers: Handlers, name) -> bool:
     entry = handlers.library.entries.get(name) if name else None
-    return bool(entry and entry.conditional and entry.family in DIFFUSION)
+    return bool(entry and entry.capabilities.takes_labels and entry.capabilities.trajectory)
 
 
 class Routes:

@@ -34,18 +34,16 @@ def compare(
     **sample_options,
 ) -> Path:
     """Evaluate each model into <out>/<name>/ and write <out>/report.md, report.html, comparison.json."""
-    from glyphgen.checkpoint import read_config
     from glyphgen.eval.evaluate import evaluate
     from glyphgen.eval.report import write_comparison
-    from glyphgen.generate import SAMPLER_FAMILIES, resolve_model
+    from glyphgen.generate import applicable_options, resolve_model
 
     if len(models) < 1:
         raise GlyphgenError("give at least one model to compare")
     out = Path(out)
-    families = [read_config(resolve_model(m))["family"] for m in models]
     results, folders = [], []
-    for model, name, family in zip(models, model_names(models), families, strict=True):
-        options = sample_options if family in SAMPLER_FAMILIES else {}
+    for model, name in zip(models, model_names(models), strict=True):
+        options = applicable_options(resolve_model(model), sample_options)  # e.g. --steps for diffusion models only
         result = evaluate(
             model, n=n, ref=ref, out=out / name, seed=seed, recognizer=recognizer, progress=progress, **options
         )

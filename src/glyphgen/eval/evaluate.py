@@ -102,16 +102,14 @@ def evaluate(
     """Score an exported model (or a run folder) and write metrics.json + report.md + figures into `out`."""
     from glyphgen.checkpoint import load
     from glyphgen.data.dataset import load as load_data
-    from glyphgen.generate import SAMPLER_FAMILIES, resolve_model
+    from glyphgen.generate import resolve_model
 
     folder = resolve_model(model)
     method, meta = load(folder)
     shape = tuple(meta["image_shape"])
     check_glyphs((1, *shape), f"{meta['family']} model {folder}'s images")
-    given = [k for k, v in sample_options.items() if v is not None]
-    if given and method.family not in SAMPLER_FAMILIES:
-        raise GlyphgenError(f"--{given[0]} does not apply to {method.family} models")
     sample_options = {k: v for k, v in sample_options.items() if v is not None}
+    method.sample_options(**sample_options)  # an option the family lacks is an error now, not after the data
     features, rec_meta = load_features(recognizer)
     data_cfg = resolve_reference(ref, meta)
     glyphs = load_data(data_cfg, progress=progress)

@@ -27,8 +27,20 @@ import torch.nn.functional as F
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
-from glyphgen.methods.vae import kl_normal
+from glyphgen.methods.base import (
+    Capabilities,
+    Method,
+    MethodConfig,
+    check_finite,
+    check_images,
+    check_labels,
+    generators,
+    kl_normal,
+    no_trajectory,
+    randn_per_image,
+    random_labels,
+)
+from glyphgen.methods.options import LatentOptions
 from glyphgen.models.vae import CVAEDecoder, CVAEEncoder
 
 
@@ -56,7 +68,8 @@ class CVAEConfig(MethodConfig):
 
 class CVAE(Method):
     family = "cvae"
-    writes_in_style = True
+    conditioning = "always"
+    options_class = LatentOptions
     config_class = CVAEConfig
 
     def __init__(self, config: CVAEConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
@@ -103,21 +116,27 @@ class CVAE(Method):
 
     # ---- sampling and style transfer -------------------------------------------------------------------------
 
+    @classmethod
+    def capabilities_for(cls, num_classes: int) -> Capabilities:
+        return Capabilities(takes_labels=True, draws_chars=True, writes_in_style=True)
+
     @torch.no_grad()
-    def sample(self, seeds, labels=None, randomness: float = 1.0, **options):
-        """Decode z ~ N(0, randomness^2 I) with one-hot labels; z_k (and label k when labels is None) from seeds[k]."""
+    def sample(self, seeds, labels=None, return_trajectory: bool = False, callback=None, **options):
+        """Decode z ~ N(0, temperature^2 I) with one-hot labels; z_k (and label k when labels is None) from seeds[k]."""
+        temperature = check_finite(self.sample_options(**options).temperature, "temperature", 0.0, 10.0)
+        no_trajectory(return_trajectory, callback, self.family)
         gens = generators(seeds)
         device = self._device
         if labels is None:
-            labels = torch.stack([torch.randint(self.num_classes, (), generator=g) for g in gens])
-        labels = self._check_labels(labels, len(seeds))
-        z = randn_per_image(gens, (self.config.latent,), device) * randomness
+            labels = random_labels(gens, self.num_classes)
+        labels = check_labels(labels, len(seeds), self.num_classes, device)
+        z = randn_per_image(gens, (self.config.latent,), device) * temperature
         return self._decode(z, labels)
 
     @torch.no_grad()
     def encode_style(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(N, C, H, W) glyphs in [0, 1], ink high -> (z_mu (N, latent), z_logvar (N, latent), class probs (N, K))."""
-        logits, mu, logvar = self.encoder(self._check_images(x))
+        logits, mu, logvar = self.encoder(check_images(x, self.image_shape, "style images").to(self._device))
         return mu, logvar, logits.softmax(dim=1)
 
     @torch.no_grad()
@@ -134,18 +153,20 @@ class CVAE(Method):
         labels,
         seeds: list[int] | None = None,
         average: bool = True,
-        randomness: float = 0.0,
+        temperature: float = 0.0,
     ) -> torch.Tensor:
         """Render characters `labels` in the handwriting of `style_images`: (N, C, H, W) in [0, 1], N = len(labels).
 
         style_images: (S, C, H, W) or (C, H, W) glyphs in [0, 1], ink high, already framed like the training data
         (the original crops each drawing to its ink box, pads it to 20x20 and adds a 4 px border to reach 28x28).
         average: decode every label from the mean style code; otherwise output k uses style image k mod S.
-        randomness: 0 decodes the style mean; r > 0 draws z = mu + r * sigma * eps, eps from seeds[k] (the
-        original's "randomness" slider on the latent variance). seeds default to 0..N-1.
+        temperature: 0 decodes the style mean; t > 0 draws z = mu + t * sigma * eps, eps from seeds[k] (the
+        original dashboard's "randomness" slider on the latent variance). seeds default to 0..N-1.
         """
+        temperature = check_finite(temperature, "temperature", 0.0, 10.0)
         mu, logvar, _ = self.encode_style(style_images)
-        labels = self._check_labels(labels)
+        labels = torch.as_tensor(labels)
+        labels = check_labels(labels, labels.numel(), self.num_classes, mu.device)
         n = len(labels)
         if average:
             # Averaging log-variances is averaging in log space: the geometric mean of the style variances.
@@ -154,12 +175,12 @@ class CVAE(Method):
             index = torch.arange(n, device=mu.device) % len(mu)
             mu, logvar = mu[index], logvar[index]
         z = mu
-        if randomness:
+        if temperature:
             seeds = list(range(n)) if seeds is None else seeds
             if len(seeds) != n:
                 raise GlyphgenError(f"write got {len(seeds)} seeds for {n} labels")
             eps = randn_per_image(generators(seeds), (self.config.latent,), mu.device)
-            z = mu + randomness * (0.5 * logvar).exp() * eps
+            z = mu + temperature * (0.5 * logvar).exp() * eps
         return self._decode(z, labels)
 
     # ---- helpers ---------------------------------------------------------------------------------------------
@@ -171,21 +192,3 @@ class CVAE(Method):
     def _decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(labels, self.num_classes).to(z.dtype)
         return torch.sigmoid(self.decoder(z, onehot))
-
-    def _check_labels(self, labels, n: int | None = None) -> torch.Tensor:
-        labels = torch.as_tensor(labels, dtype=torch.int64).flatten()
-        if n is not None and len(labels) != n:
-            raise GlyphgenError(f"got {len(labels)} labels for {n} seeds")
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
-            bad = labels[(labels < 0) | (labels >= self.num_classes)][0].item()
-            raise GlyphgenError(f"label {bad} is out of range; this model knows labels 0..{self.num_classes - 1}")
-        return labels.to(self._device)
-
-    def _check_images(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            x = x[None]
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
-            raise GlyphgenError(f"style images must be {self.image_shape} (C, H, W), got {tuple(x.shape)}")
-        if len(x) == 0:
-            raise GlyphgenError("give at least one style image")
-        return x.to(self._device, torch.float32)

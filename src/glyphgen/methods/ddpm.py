@@ -37,18 +37,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
+from glyphgen.methods.base import (
+    Capabilities,
+    Method,
+    MethodConfig,
+    check_finite,
+    check_labels,
+    generators,
+    randn_per_image,
+)
+from glyphgen.methods.options import SAMPLERS, DDPMOptions, Sampler
 from glyphgen.models.unet import SMALL_WIDTHS, build_unet
 
-Sampler = Literal["ddpm", "ddim", "dpm++"]
-SAMPLERS: tuple[str, ...] = get_args(Sampler)
 PREDICTION_TYPES = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}  # ours -> diffusers' prediction_type
 BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 
@@ -177,20 +184,24 @@ def sample_loop(
     guidance: float,
     null_class: int,
     return_trajectory: bool = False,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
 ):
     """Run `scheduler` (after `set_timesteps`) from x_T with `net` as the denoiser; returns x0 in [-1, 1].
 
     `gens` holds one generator per image and goes to `scheduler.step`: diffusers' `randn_tensor` draws row k of each
-    step's noise from gens[k], so image k does not depend on the batch it is sampled in.
+    step's noise from gens[k], so image k does not depend on the batch it is sampled in. callback(k, x_t) is
+    called after step k with x_t in [-1, 1].
     """
     x = x_T * scheduler.init_noise_sigma
     trajectory = [x]
-    for t in scheduler.timesteps:
+    for k, t in enumerate(scheduler.timesteps):
         tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
         pred = guided_prediction(net, scheduler.scale_model_input(x, t), tt, y, guidance, null_class)
         x = scheduler.step(pred, t, x, generator=gens).prev_sample
         if return_trajectory:
             trajectory.append(x)
+        if callback is not None:
+            callback(k, x)
     return (x, trajectory) if return_trajectory else x
 
 
@@ -200,6 +211,7 @@ class DDPM(Method):
 
     family = "ddpm"
     config_class = DDPMConfig
+    options_class = DDPMOptions
 
     def __init__(self, config: DDPMConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
         super().__init__(config, image_shape, num_classes)
@@ -284,37 +296,56 @@ class DDPM(Method):
         logs["loss"] = loss.item()
         return {"model": loss}, logs
 
+    @classmethod
+    def capabilities_for(cls, num_classes: int) -> Capabilities:
+        return Capabilities(
+            takes_labels=num_classes > 0, draws_chars=num_classes > 0, trajectory=True, samplers=SAMPLERS
+        )
+
+    @classmethod
+    def option_limits(cls, config: DDPMConfig) -> dict[str, int]:
+        return {"steps": config.timesteps}
+
+    @classmethod
+    def options_for(cls, config: DDPMConfig) -> DDPMOptions:
+        return DDPMOptions(sampler=config.sampler, steps=config.sample_steps, guidance=config.guidance)
+
     @torch.no_grad()
     def sample(
         self,
         seeds: list[int],
         labels: torch.Tensor | None = None,
-        sampler: Sampler | None = None,
-        steps: int | None = None,
-        guidance: float | None = None,
         return_trajectory: bool = False,
+        callback: Callable[[int, torch.Tensor], None] | None = None,
+        **options,
     ):
-        """One image per seed, (N, C, H, W) in [0, 1]; None options come from the config.
+        """One image per seed, (N, C, H, W) in [0, 1]; options (`DDPMOptions`) not given come from the config.
 
         labels      (N,) class per image, or None for unconditional samples (required None on unconditional models)
         sampler     "ddpm", "ddim" or "dpm++"
         steps       denoising steps; default: config.sample_steps, or all timesteps for "ddpm"
         guidance    classifier-free guidance scale w (0 = unconditional, 1 = conditional); ignored without labels
-        return_trajectory  also return the list of x_t after every step, x_T first, each mapped to [0, 1]
+        return_trajectory  also return x_t after every step, x_T first, as one (steps + 1, N, C, H, W) tensor in [0, 1]
+        callback    callback(k, x) after step k, x (N, C, H, W) in [0, 1]
         """
         cfg = self.config
-        sampler = cfg.sampler if sampler is None else sampler
+        opts = self.sample_options(**options)
+        sampler = opts.sampler
         if sampler not in SAMPLERS:
             raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
-        steps = (cfg.timesteps if sampler == "ddpm" else cfg.sample_steps) if steps is None else int(steps)
+        # the ancestral sampler takes every training timestep unless told fewer
+        steps = cfg.timesteps if sampler == "ddpm" and options.get("steps") is None else opts.steps
+        if isinstance(steps, float) and not steps.is_integer():
+            raise GlyphgenError(f"steps = {steps} must be a whole number")
+        steps = int(steps)
         if not 1 <= steps <= cfg.timesteps:
             raise GlyphgenError(f"steps = {steps} is out of range; use 1 to {cfg.timesteps}")
-        guidance = cfg.guidance if guidance is None else float(guidance)
+        guidance = check_finite(opts.guidance, "guidance", 0.0, 100.0)
         seeds = list(seeds)
         if not seeds:
             raise GlyphgenError("no seeds given; pass one seed per image")
         device = next(self.parameters()).device
-        y = self._check_labels(labels, len(seeds), device)
+        y = check_labels(labels, len(seeds), self.num_classes, device)
 
         scheduler = sampler_scheduler(sampler, self.noise)
         scheduler.set_timesteps(steps, device=device)
@@ -323,12 +354,15 @@ class DDPM(Method):
         was_training = self.training
         self.eval()  # dropout off while sampling
         try:
-            out = sample_loop(self.denoise, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory)
+            report = None if callback is None else (lambda k, x: callback(k, _to_unit(x)))
+            out = sample_loop(
+                self.denoise, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory, report
+            )
         finally:
             self.train(was_training)
         if return_trajectory:
             x, trajectory = out
-            return _to_unit(x), [_to_unit(step) for step in trajectory]
+            return _to_unit(x), _to_unit(torch.stack(trajectory))
         return _to_unit(out)
 
     @torch.no_grad()
@@ -362,23 +396,6 @@ class DDPM(Method):
                 "the class prototype channel, which the pipeline cannot pass)"
             )
         return DDPMPipeline(unet=self.net.unet, scheduler=noise_scheduler(self.config))
-
-    def _check_labels(self, labels, n: int, device) -> torch.Tensor | None:
-        if labels is None:
-            return None
-        if self.num_classes == 0:
-            raise GlyphgenError("this DDPM is unconditional (trained with num_classes=0); sample it without labels")
-        y = torch.as_tensor(labels).reshape(-1)
-        if y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise GlyphgenError(f"labels must be integers, got {y.dtype}")
-        if len(y) != n:
-            raise GlyphgenError(f"{len(y)} labels for {n} seeds; give one label per seed")
-        bad = y[(y < 0) | (y >= self.num_classes)]
-        if len(bad):
-            raise GlyphgenError(
-                f"label {int(bad[0])} is out of range; this model knows labels 0 to {self.num_classes - 1}"
-            )
-        return y.long().to(device)
 
 
 def _to_unit(x: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,15 @@ import torch.nn.functional as F
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
+from glyphgen.methods.base import (
+    Capabilities,
+    Method,
+    MethodConfig,
+    check_labels,
+    generators,
+    randn_per_image,
+)
+from glyphgen.methods.options import DreamOptions
 from glyphgen.models.dream import DreamGenerator, init_faithful_
 
 
@@ -108,27 +116,37 @@ def dream(
     num_cycles: int,
     noise: Callable[[], torch.Tensor],
     trajectory: list[torch.Tensor] | None = None,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """The original's dream(): x = G(x + noise() * kT) up and down the schedule, num_cycles times.
 
     x: (N, C, H, W) start (the original: randn). noise() returns a fresh (N, C, H, W) standard normal; it is not
-    called for kT = 0. When `trajectory` is a list, every pass's output is appended to it.
+    called for kT = 0. When `trajectory` is a list, every pass's output is appended to it; callback(k, x) is
+    called after pass k.
     """
-    for level in dream_passes(kT, num_cycles):
+    for k, level in enumerate(dream_passes(kT, num_cycles)):
         if level != 0:
             x = x + noise() * level  # not torch.add(alpha=): an FMA, off the original by a last bit
         x = net(x)
         if trajectory is not None:
             trajectory.append(x)
+        if callback is not None:
+            callback(k, x)
     return x
 
 
 class Dream(Method):
     family = "dream"
     config_class = DreamConfig
+    options_class = DreamOptions
+    conditioning = "never"
 
     def __init__(self, config: DreamConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, image_shape, num_classes)  # unconditional: labels are accepted and ignored
+        super().__init__(config, image_shape, num_classes)
+        if num_classes:
+            raise GlyphgenError(
+                "the dream model is unconditional: it cannot draw asked-for characters (no --conditional)"
+            )
         c, h, w = self.image_shape
         if h != w:
             raise GlyphgenError(f"dream needs square images, got {h}x{w}")
@@ -180,23 +198,37 @@ class Dream(Method):
         frames = [x + eps * kT for kT in torch.linspace(0, self.config.kT_max, n).tolist()]
         return [(1 - f if self.config.faithful else f).clamp(0, 1) for f in frames]
 
+    @classmethod
+    def capabilities_for(cls, num_classes: int) -> Capabilities:
+        return Capabilities(trajectory=True)
+
+    @classmethod
+    def options_for(cls, config: DreamConfig) -> DreamOptions:
+        return DreamOptions(num_cycles=config.num_cycles)
+
     @torch.no_grad()
     def sample(
         self,
         seeds: list[int],
         labels: torch.Tensor | None = None,
-        num_cycles: int | None = None,
         return_trajectory: bool = False,
+        callback=None,
+        **options,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Dream one image per seed: (N, C, H, W) in [0, 1], ink high.
 
-        num_cycles: dreaming cycles (None = config.num_cycles); each is 2 * kT_steps generator passes.
+        num_cycles (option): dreaming cycles (default config.num_cycles); each is 2 * kT_steps generator passes.
         return_trajectory: also return every pass's output, (passes, N, C, H, W) in [0, 1], ink high — the frames
-        of a "watch a glyph dream" strip or animation. labels are ignored (the model is unconditional).
+        of a "watch a glyph dream" strip or animation. callback(k, x) after pass k (x of the current chunk of
+        images, in [0, 1]). The model is unconditional: labels must be None.
         """
-        num_cycles = self.config.num_cycles if num_cycles is None else num_cycles
+        num_cycles = self.sample_options(**options).num_cycles
+        if isinstance(num_cycles, float) and not num_cycles.is_integer():
+            raise GlyphgenError(f"num_cycles {num_cycles} must be a whole number")
+        num_cycles = int(num_cycles)
         if num_cycles < 1:
             raise GlyphgenError(f"num_cycles {num_cycles} must be at least 1")
+        check_labels(labels, len(seeds), self.num_classes)
         device = next(self.net.parameters()).device
         chunk = self.config.sample_batch or max(len(seeds), 1)
         samples, trajectories = [], []
@@ -214,7 +246,8 @@ class Dream(Method):
                     return randn_per_image(gens, self.image_shape, device).contiguous(memory_format=self._memory_format)
 
                 frames = [] if return_trajectory else None
-                x = dream(self.net, noise(), self.kT, num_cycles, noise, frames)
+                report = None if callback is None else (lambda k, x, n=n: callback(k, self._from_model(x[:n])))
+                x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
                 samples.append(self._from_model(x[:n]))
                 if return_trajectory:
                     trajectories.append(self._from_model(torch.stack(frames)[:, :n]))

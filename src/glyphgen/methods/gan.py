@@ -33,7 +33,18 @@ import torch.nn.functional as F
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
+from glyphgen.methods.base import (
+    Capabilities,
+    Method,
+    MethodConfig,
+    check_finite,
+    check_labels,
+    generators,
+    no_trajectory,
+    randn_per_image,
+    random_labels,
+)
+from glyphgen.methods.options import LatentOptions
 from glyphgen.methods.vae import check_square_power_of_two
 from glyphgen.models.gan import Discriminator, Generator
 
@@ -64,6 +75,7 @@ class GANConfig(MethodConfig):
 
 class GAN(Method):
     family = "gan"
+    options_class = LatentOptions
     config_class = GANConfig
 
     def __init__(self, config: GANConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
@@ -145,25 +157,22 @@ class GAN(Method):
 
     # ---- sampling ---------------------------------------------------------------------------------------------
 
+    @classmethod
+    def capabilities_for(cls, num_classes: int) -> Capabilities:
+        return Capabilities(takes_labels=num_classes > 0, draws_chars=num_classes > 0)
+
     @torch.no_grad()
-    def sample(self, seeds, labels=None, temperature: float = 1.0, **options):
+    def sample(self, seeds, labels=None, return_trajectory: bool = False, callback=None, **options):
         """One image per seed in [0, 1]; z_k (and label k when labels is None) drawn from seeds[k] alone.
 
         temperature scales z (below 1 trades variety for typical glyphs).
         """
+        temperature = check_finite(self.sample_options(**options).temperature, "temperature", 0.0, 10.0)
+        no_trajectory(return_trajectory, callback, self.family)
         gens = generators(seeds)
         device = next(self.parameters()).device
-        if self.num_classes == 0:
-            if labels is not None:
-                raise GlyphgenError("this gan is unconditional; train it with labels to choose characters")
-        else:
-            if labels is None:
-                labels = torch.stack([torch.randint(self.num_classes, (), generator=g) for g in gens])
-            labels = torch.as_tensor(labels, dtype=torch.int64).flatten()
-            if len(labels) != len(seeds):
-                raise GlyphgenError(f"got {len(labels)} labels for {len(seeds)} seeds")
-            if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
-                raise GlyphgenError(f"labels must be in 0..{self.num_classes - 1}")
-            labels = labels.to(device)
+        if self.num_classes and labels is None:
+            labels = random_labels(gens, self.num_classes)
+        labels = check_labels(labels, len(seeds), self.num_classes, device)
         z = randn_per_image(gens, (self.config.latent,), device) * temperature
         return (self.generator(z, labels) + 1) / 2

@@ -18,7 +18,17 @@ import torch.nn.functional as F
 
 from glyphgen.config import check_choices
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods.base import Method, MethodConfig, generators, randn_per_image
+from glyphgen.methods.base import (
+    Method,
+    MethodConfig,
+    check_finite,
+    check_images,
+    generators,
+    kl_normal,
+    no_trajectory,
+    randn_per_image,
+)
+from glyphgen.methods.options import LatentOptions
 from glyphgen.models.vae import VAEDecoder, VAEEncoder
 
 
@@ -48,13 +58,10 @@ def check_square_power_of_two(image_shape: tuple[int, int, int], family: str) ->
     return h
 
 
-def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per image, summed over latent dimensions: (B,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
-
-
 class VAE(Method):
     family = "vae"
+    conditioning = "never"
+    options_class = LatentOptions
     config_class = VAEConfig
 
     def __init__(self, config: VAEConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
@@ -97,10 +104,12 @@ class VAE(Method):
         return torch.sigmoid(self.decoder(z))
 
     @torch.no_grad()
-    def sample(self, seeds, labels=None, temperature: float = 1.0, **options):
+    def sample(self, seeds, labels=None, return_trajectory: bool = False, callback=None, **options):
         """Decode z ~ N(0, temperature^2 I), z_k drawn from seeds[k] alone."""
+        temperature = check_finite(self.sample_options(**options).temperature, "temperature", 0.0, 10.0)
         if labels is not None:
             raise GlyphgenError("the vae family is unconditional; use cvae to generate given characters")
+        no_trajectory(return_trajectory, callback, self.family)
         device = next(self.parameters()).device
         z = randn_per_image(generators(seeds), (self.config.latent,), device) * temperature
         return self.decode(z)
@@ -126,8 +135,4 @@ class VAE(Method):
         return self.decode(z)
 
     def _check_images(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            x = x[None]
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise GlyphgenError(f"images must be {self.image_shape} (C, H, W), got {tuple(x.shape[1:])}")
-        return x.to(next(self.parameters()).device, torch.float32)
+        return check_images(x, self.image_shape).to(next(self.parameters()).device)
