@@ -13,7 +13,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from glyphgen.checkpoint import CONFIG, EVAL, WEIGHTS, read_config
+from glyphgen.checkpoint import CONFIG, WEIGHTS, eval_reports, read_config
 
 CARD = "README.md"
 
@@ -112,9 +112,9 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "## Evaluation",
         "",
     ]
-    eval_file = folder / EVAL
-    if eval_file.is_file():
-        lines += _eval_table(json.loads(eval_file.read_text(encoding="utf-8")))
+    report = evaluation(folder, meta)
+    if report:
+        lines += _eval_table(report)
     else:
         lines += [f"Not evaluated yet: run `glyphgen eval {name}` and re-export to add the metrics here."]
     lines += [
@@ -129,6 +129,23 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def evaluation(folder: Path, meta: dict) -> dict | None:
+    """The evaluation kept with a model, as `glyphgen eval` writes it ({"metrics", "band", "n", ...}): the first
+    readable report where `checkpoint.eval_reports` looks, or a plain {name: value} metrics.json beside the weights,
+    or config.json's `metrics`; None when there is none."""
+    for f in [*eval_reports(folder), folder / "metrics.json"]:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+            return data
+        if isinstance(data, dict):
+            return {"metrics": {k: v for k, v in data.items() if isinstance(v, int | float | str)}}
+    metrics = meta.get("metrics")
+    return {"metrics": metrics} if isinstance(metrics, dict) else None
 
 
 def _eval_table(report: dict) -> list[str]:

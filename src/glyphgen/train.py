@@ -7,7 +7,8 @@ Lightning brings devices, DDP, precision and atomic checkpoint files; the rest i
 - Manual optimisation: one Adam per parameter group of the method; each step, every group whose loss the method
   returned is stepped. The loop never branches on the family.
 - EMA of the whole method (torch's AveragedModel) is what samples and exports use.
-- A run folder holds config.yaml, metrics.jsonl, samples/, checkpoints/last.ckpt and model/ (the EMA export).
+- `GlyphModule` is the Lightning adapter (batches, optimiser steps, EMA); `RunFolder`, a Lightning callback, does the
+  run folder: config.yaml beside metrics.jsonl, samples/, checkpoints/last.ckpt and model/ (the EMA export).
   Checkpoints are written every `checkpoint_every` steps and when Ctrl-C or SIGTERM arrives (after the step in flight).
 """
 
@@ -77,10 +78,7 @@ class GlyphModule(L.LightningModule):
         )
         self.batch_gen = torch.Generator()
         self._restored_rng = None
-        self._stop_signal = None
-        self._t_last = None
-        self._metrics = None
-        self._bar = None
+        self.last_logs: dict = {}
 
     # ---- optimisation ----------------------------------------------------------------------------------------
 
@@ -117,121 +115,11 @@ class GlyphModule(L.LightningModule):
         self.step += 1
         logs = {k: float(v) for k, v in logs.items()}
         logs.update({f"loss_{k}" if k != "model" else "loss": float(v.detach()) for k, v in losses.items()})
-        self._after_step(int(self.step), logs)
-
-    # ---- run folder side effects (rank 0 only) -------------------------------------------------------------
+        self.last_logs = logs  # RunFolder logs them, with everything else a run folder gets
 
     def on_train_start(self):
         if self._restored_rng is not None:
             _set_rng_state(self._restored_rng)
-        self._t_last = self._t_step = time.perf_counter()
-        self._previous_handlers = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:  # not the main thread (e.g. some launchers): keep the default behaviour
-                pass
-        if self.trainer.is_global_zero:
-            self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
-            self._bar = tqdm(
-                total=self.cfg.steps,
-                initial=int(self.step),
-                desc=f"train {self.method.family}",
-                unit="step",
-                dynamic_ncols=True,
-            )
-        if int(self.step) >= self.cfg.steps:
-            self.trainer.should_stop = True
-
-    def _on_signal(self, signum, frame):
-        self._stop_signal = signum
-
-    def _after_step(self, step: int, logs: dict):
-        now = time.perf_counter()
-        self.train_seconds += now - self._t_step
-        self._t_step = now
-        done = step >= self.cfg.steps
-        stop = self._stop_signal is not None
-        if self._bar is not None:
-            self._bar.update(1)
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
-        if self.trainer.is_global_zero and (step % self.cfg.log_every == 0 or done):
-            steps_since = step % self.cfg.log_every or self.cfg.log_every
-            record = {
-                "step": step,
-                **logs,
-                "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2),
-                "elapsed_s": round(float(self.train_seconds), 1),
-            }
-            self._t_last = now
-            if self._metrics:
-                self._metrics.write(json.dumps(record) + "\n")
-                self._metrics.flush()
-        if self.cfg.sample_every and step % self.cfg.sample_every == 0 and not done:
-            self.write_samples(step)
-        if step % self.cfg.checkpoint_every == 0 or done or stop:
-            self.save(step)
-        if done or stop:
-            self.trainer.should_stop = True
-
-    def save(self, step: int):
-        if self.run_dir is None:
-            return
-        # weights_only=False here means "the full training state" (optimisers, RNG), not unpickling.
-        self.trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
-        if self.trainer.is_global_zero:
-            from glyphgen.checkpoint import export
-
-            export(
-                self.ema.module,
-                self.run_dir / "model",
-                self.classes if self.method.num_classes else None,
-                extra={
-                    **self.meta,
-                    "step": step,
-                    "run": self.run_dir.name,
-                    "train_seconds": round(float(self.train_seconds), 1),
-                },
-            )
-
-    def write_samples(self, step: int):
-        if self.run_dir is None or not self.trainer.is_global_zero:
-            return
-        from glyphgen.images import save_grid
-
-        seeds = list(range(self.cfg.n_samples))
-        labels = None
-        if self.use_labels or self.method.num_classes:
-            labels = torch.arange(self.cfg.n_samples) % max(1, self.method.num_classes)
-        model = self.ema.module
-        was_training = model.training
-        model.eval()
-        samples = model.sample(seeds, labels)
-        model.train(was_training)
-        save_grid(samples, self.run_dir / "samples" / f"step{step:07d}.png")
-
-    def write_strip(self):
-        """The forward-noising / reverse-denoising figure (dream and ddpm), from the first glyph of the set."""
-        from glyphgen.figures import denoising_strip, has_strip
-
-        model = self.ema.module
-        if self.run_dir is None or not self.trainer.is_global_zero or not has_strip(model):
-            return
-        x0 = self.images[0].float().div(255.0)
-        label = int(self.labels[0]) if self.method.num_classes else None
-        model.eval()
-        denoising_strip(model, x0, self.run_dir / "samples" / "strip.png", label=label)
-
-    def on_train_end(self):
-        for sig, handler in getattr(self, "_previous_handlers", {}).items():
-            signal.signal(sig, handler)
-        if self._bar is not None:
-            self._bar.close()
-        if self._metrics:
-            self._metrics.close()
-        if self._stop_signal is None:
-            self.write_samples(int(self.step))
-            self.write_strip()
 
     # ---- exact resume: RNG and batch-order state ride along in the checkpoint ------------------------------
 
@@ -243,6 +131,131 @@ class GlyphModule(L.LightningModule):
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(_Steps(), batch_size=None)
+
+
+class RunFolder(L.Callback):
+    """Everything a run does besides optimising, as a Lightning callback: the progress bar, metrics.jsonl, sample
+    grids every `sample_every` steps, checkpoints (last.ckpt) and the EMA export (model/) every `checkpoint_every`
+    steps and at the end, the noising/denoising strip, and a clean stop on Ctrl-C or SIGTERM (after the step in
+    flight, with a checkpoint). Files are written by rank 0; the checkpoint by every rank, as Lightning wants."""
+
+    def __init__(self, run_dir: Path | None, train_cfg):
+        self.run_dir = run_dir
+        self.cfg = train_cfg
+        self.stop_signal = None
+        self._metrics = None
+        self._bar = None
+        self._previous_handlers: dict = {}
+
+    def on_train_start(self, trainer, module):
+        self._t_last = self._t_step = time.perf_counter()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread (e.g. some launchers): keep the default behaviour
+                pass
+        if trainer.is_global_zero:
+            self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
+            self._bar = tqdm(
+                total=self.cfg.steps,
+                initial=int(module.step),
+                desc=f"train {module.method.family}",
+                unit="step",
+                dynamic_ncols=True,
+            )
+        if int(module.step) >= self.cfg.steps:
+            trainer.should_stop = True
+
+    def _on_signal(self, signum, frame):
+        self.stop_signal = signum
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        step, logs = int(module.step), module.last_logs
+        now = time.perf_counter()
+        module.train_seconds += now - self._t_step
+        self._t_step = now
+        done = step >= self.cfg.steps
+        stop = self.stop_signal is not None
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
+        if trainer.is_global_zero and (step % self.cfg.log_every == 0 or done):
+            steps_since = step % self.cfg.log_every or self.cfg.log_every
+            record = {
+                "step": step,
+                **logs,
+                "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2),
+                "elapsed_s": round(float(module.train_seconds), 1),
+            }
+            self._t_last = now
+            if self._metrics:
+                self._metrics.write(json.dumps(record) + "\n")
+                self._metrics.flush()
+        if self.cfg.sample_every and step % self.cfg.sample_every == 0 and not done:
+            self.write_samples(trainer, module, step)
+        if step % self.cfg.checkpoint_every == 0 or done or stop:
+            self.save(trainer, module, step)
+        if done or stop:
+            trainer.should_stop = True
+
+    def save(self, trainer, module, step: int):
+        if self.run_dir is None:
+            return
+        # weights_only=False here means "the full training state" (optimisers, RNG), not unpickling.
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+        if trainer.is_global_zero:
+            from glyphgen.checkpoint import export
+
+            export(
+                module.ema.module,
+                self.run_dir / "model",
+                module.classes if module.method.num_classes else None,
+                extra={
+                    **module.meta,
+                    "step": step,
+                    "run": self.run_dir.name,
+                    "train_seconds": round(float(module.train_seconds), 1),
+                },
+            )
+
+    def write_samples(self, trainer, module, step: int):
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        from glyphgen.images import save_grid
+
+        seeds = list(range(self.cfg.n_samples))
+        labels = None
+        if module.method.capabilities().takes_labels:
+            labels = torch.arange(self.cfg.n_samples) % max(1, module.method.num_classes)
+        model = module.ema.module
+        was_training = model.training
+        model.eval()
+        samples = model.sample(seeds, labels)
+        model.train(was_training)
+        save_grid(samples, self.run_dir / "samples" / f"step{step:07d}.png")
+
+    def write_strip(self, trainer, module):
+        """The forward-noising / reverse-denoising figure (dream and ddpm), from the first glyph of the set."""
+        from glyphgen.figures import denoising_strip, has_strip
+
+        model = module.ema.module
+        if self.run_dir is None or not trainer.is_global_zero or not has_strip(model):
+            return
+        x0 = module.images[0].float().div(255.0)
+        label = int(module.labels[0]) if module.method.num_classes else None
+        model.eval()
+        denoising_strip(model, x0, self.run_dir / "samples" / "strip.png", label=label)
+
+    def on_train_end(self, trainer, module):
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
+        if self._bar is not None:
+            self._bar.close()
+        if self._metrics:
+            self._metrics.close()
+        if self.stop_signal is None:
+            self.write_samples(trainer, module, int(module.step))
+            self.write_strip(trainer, module)
 
 
 def _warmup_ema(decay: float):
@@ -324,6 +337,7 @@ def fit(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir) if run_dir else None,
+        callbacks=[RunFolder(run_dir, train_cfg)],
     )
     trainer.fit(
         module, ckpt_path=str(resume) if resume else None, weights_only=True

@@ -10,14 +10,13 @@ the evaluation metrics kept with it (`glyphgen eval`'s report, or a `metrics` en
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glyphgen import zoo
-from glyphgen.checkpoint import CONFIG, WEIGHTS, eval_reports, load, read_config
+from glyphgen import cards, zoo
+from glyphgen.checkpoint import CONFIG, WEIGHTS, load, read_config
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods import FAMILIES
 
@@ -120,62 +119,15 @@ def _model_dirs(folder: Path, depth: int):
             yield from _model_dirs(child, depth + 1)
 
 
-def evaluation(path: Path, meta: dict) -> tuple[dict, dict]:
-    """(metrics, real-data band) kept with a model: a metrics.json beside the export (`glyphgen eval`'s report or a
-    plain {name: value} file), else `glyphgen eval`'s report where `eval_reports` looks; else config.json's
-    `metrics`."""
-    for f in [path / "metrics.json", *eval_reports(path)]:
-        if not f.is_file():
-            continue
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
-            return data["metrics"], data.get("band") if isinstance(data.get("band"), dict) else {}
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if isinstance(v, int | float | str)}, {}
-    metrics = meta.get("metrics")
-    return (metrics if isinstance(metrics, dict) else {}), {}
-
-
 def card(path: Path, meta: dict, name: str) -> str:
-    """The model card: README.md if present, else one written from config.json and the evaluation metrics."""
+    """The model card: README.md if present, else the card `glyphgen export` would write (cards.render)."""
     readme = path / "README.md"
     if readme.is_file():
         return readme.read_text(encoding="utf-8", errors="replace")
-    c, h, w = meta.get("image_shape", (0, 0, 0))
-    classes = meta.get("classes") or []
-    lines = [f"### {name}", "", f"**{meta.get('family')}** model, {h}x{w} px, {c} channel{'s' * (c != 1)}"]
-    if classes:
-        shown = "".join(classes[:40]) if all(len(k) == 1 for k in classes) else ", ".join(classes[:12])
-        lines.append(f"- characters ({len(classes):,d}): {shown}{' …' if len(classes) > 40 else ''}")
-    else:
-        lines.append("- unconditional: draws characters of its own choosing")
-    data = meta.get("data") or {}
-    if data:
-        about = [f"source `{data.get('source')}`"]
-        about += [f"charset `{data['charset']}`"] if data.get("charset") else []
-        about += [f"fonts {', '.join(data['fonts'])}"] if data.get("fonts") else []
-        lines.append(f"- data: {', '.join(about)}")
-    train = meta.get("train") or {}
-    if "step" in meta or train:
-        steps = meta.get("step", train.get("steps"))
-        batch = f", batch {train['batch_size']}" if "batch_size" in train else ""
-        took = f" in {meta['train_seconds'] / 60:.0f} min" if isinstance(meta.get("train_seconds"), int | float) else ""
-        lines.append(f"- training: {steps:,d} steps{batch}{took}" if isinstance(steps, int) else f"- training: {steps}")
-    metrics, band = evaluation(path, meta)
-    if metrics:
-        lines += ["", "| metric | this model | real data (band) |", "|---|---|---|"]
-        for k, v in list(metrics.items())[:12]:
-            lines.append(f"| {k} | {_fmt(v)} | {_fmt(band[k]) if k in band else ''} |")
-    else:
-        lines.append("- evaluation: none recorded with this model")
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    try:
+        return cards.render(path, name)
+    except (KeyError, TypeError, ValueError, OSError):  # a config.json too old or odd for a full card
+        return f"### {name}\n\n**{meta.get('family')}** model; its config.json holds too little for a card"
 
 
 class Library:
