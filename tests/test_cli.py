@@ -193,3 +193,17 @@ def test_sampling_commands_refuse_bad_requests_before_any_work(tmp_path, args, m
     result = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sample", "kanji-vae", "--scale", "100000"], "less than or equal to 16"),  # once killed for memory
+        (["train", "-m", "vae", "--checkpoint-every", "0", "--dry-run"], "checkpoint_every must be at least 1"),
+        (["train", "-m", "vae", "--batch-size", "100000000", "--dry-run"], "batch_size 100000000 is too large"),
+        (["train", "-m", "dream", "--conditional", "--dry-run"], "unconditional"),
+    ],
+)
+def test_oversized_or_impossible_requests_are_refused_up_front(args, message):
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output

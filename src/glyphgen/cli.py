@@ -100,7 +100,7 @@ def data_preview(
     n: int = typer.Option(64, "--n", help="Number of glyphs in the grid."),
     out: Path = typer.Option(Path("preview.png"), "--out", "-o", help="Where to write the PNG grid."),
     seed: int = typer.Option(0, "--pick-seed", help="Seed for picking which glyphs to show (-1: the first n)."),
-    scale: int = typer.Option(1, help="Enlarge the grid by this integer factor."),
+    scale: int = typer.Option(1, min=1, max=16, help="Enlarge the grid by this integer factor (1 to 16)."),
 ):
     """Render a grid of glyphs from a dataset (rendered and cached on first use)."""
     import numpy as np
@@ -206,7 +206,7 @@ def sample_cmd(
     chars: str = typer.Option(None, help="Characters to write (conditional models), e.g. 永字八法."),
     sampling: dict = None,  # filled by @sampling_options
     out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="Grid PNG; single images go to <out stem>/."),
-    scale: int = typer.Option(2, help="Enlarge the grid by this integer factor."),
+    scale: int = typer.Option(2, min=1, max=16, help="Enlarge the grid by this integer factor (1 to 16)."),
 ):
     """Sample images from a trained or exported model into a grid and one PNG per image."""
     from glyphgen.generate import sample
@@ -234,7 +234,7 @@ def write_cmd(
         None, "--refs", help="Style references (repeatable): glyph images, a folder of them, or a font file."
     ),
     ref_chars: str = typer.Option(None, help="The characters of --refs: needed for a font, else taken from names."),
-    scale: int = typer.Option(2, help="Enlarge the page by this integer factor."),
+    scale: int = typer.Option(2, min=1, max=16, help="Enlarge the page by this integer factor (1 to 16)."),
     sampling: dict = None,  # filled by @sampling_options
 ):
     """Write a text in lines with a model that draws asked-for characters (spaces kept, unknown characters boxed)."""

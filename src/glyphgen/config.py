@@ -180,6 +180,9 @@ def field_docs(cls) -> dict[str, str]:
 Family = Literal["dream", "ddpm", "vae", "cvae", "gan"]
 
 
+MAX_BATCH = 65_536  # a batch larger than this is a typo (1e8 once asked for 25.6 GB)
+
+
 @dataclass
 class TrainConfig:
     """How to train: steps, batches, EMA, checkpoints, logging, devices. Model options live in each family's config."""
@@ -210,8 +213,14 @@ class TrainConfig:
     name: str = ""  # run folder name ("" = <model>-<date>-<time>)
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "n_samples", "log_every"):
+        for name in ("steps", "batch_size", "n_samples", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise GlyphgenError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sample_every < 0:
+            raise GlyphgenError(f"sample_every must be 0 (only at the end) or more, got {self.sample_every}")
+        if self.batch_size > MAX_BATCH:
+            raise GlyphgenError(f"batch_size {self.batch_size} is too large; use at most {MAX_BATCH:,}")
+        if self.n_samples > 1024:
+            raise GlyphgenError(f"n_samples {self.n_samples} is too large; use at most 1,024")
         if not 0.0 <= self.ema_decay < 1.0:
             raise GlyphgenError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
