@@ -233,3 +233,17 @@ def test_font_command_bad_input_is_one_line_and_writes_nothing(tmp_path, model, 
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("error:") and message in line
     assert sorted(tmp_path.iterdir()) == before  # no font, no temporary file
+
+
+def test_a_font_that_fails_its_checks_is_never_left_at_the_output(tmp_path, monkeypatch):
+    from glyphgen import fontcheck
+    from glyphgen.font import make_font
+
+    def rejected(path):  # fault injection: the sanitizer rejects the font just built
+        raise GlyphgenError(f"{path}: the OpenType Sanitizer rejects the font: injected")
+
+    monkeypatch.setattr(fontcheck, "sanitize", rejected)
+    out = tmp_path / "Hand.otf"
+    with pytest.raises(GlyphgenError, match="injected"):
+        make_font("hand-cvae", out, "Hand", chars="=AB")
+    assert list(tmp_path.iterdir()) == []

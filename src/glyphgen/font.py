@@ -7,6 +7,7 @@ font's licence field carries the model's data licence notice; its version and de
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,12 +136,17 @@ def make_font(
         made_by=f"glyphgen {__version__}, model {name}, seed {seed}",
         licence=f"Glyphs drawn by the glyphgen model {name}. {data_licence(meta.get('data'))}",
     )
-    build_font(traced, out, info)
-    seconds["build"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    found = check(out, traced, bitmaps)
-    seconds["check"] = time.perf_counter() - t
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(f".{out.stem}.unchecked{out.suffix}")  # a font that fails its checks never lands at `out`
+    try:
+        build_font(traced, staged, info)
+        seconds["build"] = time.perf_counter() - t
+        t = time.perf_counter()
+        found = check(staged, traced, bitmaps)
+        seconds["check"] = time.perf_counter() - t
+        os.replace(staged, out)
+    finally:
+        staged.unlink(missing_ok=True)
     svgs = len(write_svgs(traced, svg_dir)) if svg_dir else 0
     return FontReport(
         path=out,
