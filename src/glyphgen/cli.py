@@ -258,7 +258,7 @@ def font_cmd(
     chars: str = typer.Option(
         "all", help="Characters: all (every one the model knows), joyo, latin, digits, ..., literal text, or @file."
     ),
-    seed: int = typer.Option(0, help="Character k is drawn from seed + k."),
+    seed: int = typer.Option(0, help="Every character is drawn from this seed, so the font keeps one style."),
     svg: Path = typer.Option(None, "--svg", help="Also write one SVG per glyph into this folder."),
     refs: list[str] = typer.Option(
         None, "--refs", help="Style references (repeatable): glyph images, a folder of them, or a font file."

@@ -119,7 +119,7 @@ def make_font(
 
     seconds = {}
     t = time.perf_counter()
-    images = draw_chars(method, meta, wanted, seed=seed, refs=style, progress=progress, **options)
+    images = draw_chars(method, meta, wanted, seed=seed, refs=style, progress=progress, one_seed=True, **options)
     seconds["generate"] = time.perf_counter() - t
     grey = images[:, 0].numpy() if images.shape[1] == 1 else images.mean(dim=1).numpy()  # (N, H, W) ink
     bitmaps = np.stack([level(b) for b in grey]) if len(grey) else grey  # the levels the outlines are traced at

@@ -86,12 +86,14 @@ def draw_chars(
     refs: torch.Tensor | None = None,
     batch: int = 64,
     progress: bool = False,
+    one_seed: bool = False,
     **options,
 ) -> torch.Tensor:
     """Every character of `chars` (any number, drawn `batch` at a time): (N, C, H, W) in [0, 1], ink high.
 
-    Character k is drawn from seed + k, so it is the same glyph however the list is cut into batches. refs
-    (S, C, H, W): reference glyphs of a style, for a model that writes in a given style (`writes_in_style`).
+    Character k is drawn from seed + k (or, with one_seed, every character from `seed`: one latent style for a
+    latent model, one noise for a diffusion model, so a font looks like one hand), the same glyph however the list is
+    cut into batches. refs (S, C, H, W): reference glyphs of a style, for a model that writes in a given style.
     """
     labels = labels_for("".join(chars), meta)
     if refs is not None and not method.capabilities().writes_in_style:
@@ -106,7 +108,7 @@ def draw_chars(
     with torch.no_grad():
         for start in starts:
             part = labels[start : start + batch]
-            seeds = [seed + start + k for k in range(len(part))]
+            seeds = [seed if one_seed else seed + start + k for k in range(len(part))]
             if refs is not None:
                 images.append(method.write(refs, part, seeds, **options))
             else:

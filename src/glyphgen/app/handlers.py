@@ -260,8 +260,9 @@ class Handlers:
         """A font (.otf) of the typed characters (empty: the model's characters, up to the app's cap) drawn by a
         conditional model, traced, built and checked by `glyphgen.font.make_font`; with an HTML preview.
 
-        Each character is drawn once (character k of the font from seed + k); spaces are ignored, characters the
-        model does not know are left out and named, and letters of a one-case model are drawn in the other case.
+        Each character is drawn once, all from the one seed (so the font keeps one style); spaces are ignored,
+        characters the model does not know are left out and named, and letters of a one-case model are drawn in the
+        other case.
         An empty family name means "glyphgen <model>". The sampler is the model's default.
         """
         from glyphgen.font import make_font
