@@ -51,8 +51,11 @@ def _state(module):
 
 
 def test_run_folder_and_metrics(tmp_path):
-    module, run_dir = _run(tmp_path, "a", 3)
+    module, run_dir = _run(tmp_path, "a", 3, snapshot_every=2)
     assert int(module.step) == 3
+    snapshots = sorted(p.name for p in (run_dir / "snapshots").iterdir())
+    assert snapshots == ["step0000002"]  # the export of step 2 kept; step 3 is only in model/
+    assert json.loads((run_dir / "snapshots" / "step0000002" / "config.json").read_text())["step"] == 2
     for name in (
         "config.yaml",
         "metrics.jsonl",

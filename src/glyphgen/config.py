@@ -192,6 +192,7 @@ class TrainConfig:
     conditional: bool = False  # feed character labels to families that can use them (ddpm, gan); cvae always does
     ema_decay: float = 0.999  # decay of the exponential moving average of the weights used for sampling
     checkpoint_every: int = 500  # write checkpoints/last.ckpt and the EMA export every N steps, and on Ctrl-C/SIGTERM
+    snapshot_every: int = 0  # also keep the EMA export of every N-th step under snapshots/stepNNNNNNN (0 = none)
     sample_every: int = 500  # write a sample grid every N steps (0 = only at the end)
     n_samples: int = 16  # images per sample grid
     log_every: int = 25  # append to metrics.jsonl every N steps
@@ -218,6 +219,8 @@ class TrainConfig:
                 raise GlyphgenError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.sample_every < 0:
             raise GlyphgenError(f"sample_every must be 0 (only at the end) or more, got {self.sample_every}")
+        if self.snapshot_every < 0:
+            raise GlyphgenError(f"snapshot_every must be 0 (none) or more, got {self.snapshot_every}")
         if self.batch_size > MAX_BATCH:
             raise GlyphgenError(f"batch_size {self.batch_size} is too large; use at most {MAX_BATCH:,}")
         if self.n_samples > 1024:

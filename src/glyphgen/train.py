@@ -195,6 +195,8 @@ class RunFolder(L.Callback):
             self.write_samples(trainer, module, step)
         if step % self.cfg.checkpoint_every == 0 or done or stop:
             self.save(trainer, module, step)
+        if self.cfg.snapshot_every and step % self.cfg.snapshot_every == 0:
+            self.export(trainer, module, step, self.run_dir / "snapshots" / f"step{step:07d}" if self.run_dir else None)
         if done or stop:
             trainer.should_stop = True
 
@@ -203,12 +205,16 @@ class RunFolder(L.Callback):
             return
         # weights_only=False here means "the full training state" (optimisers, RNG), not unpickling.
         trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
-        if trainer.is_global_zero:
+        self.export(trainer, module, step, self.run_dir / "model")
+
+    def export(self, trainer, module, step: int, folder: Path | None):
+        """The EMA weights as a model folder (safetensors + config.json), written by rank 0."""
+        if folder is not None and trainer.is_global_zero:
             from glyphgen.checkpoint import export
 
             export(
                 module.ema.module,
-                self.run_dir / "model",
+                folder,
                 module.classes if module.method.num_classes else None,
                 extra={
                     **module.meta,

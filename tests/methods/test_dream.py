@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods.base import generators, randn_per_image
-from glyphgen.methods.dream import Dream, DreamConfig, noise_schedule, training_chain
+from glyphgen.methods.dream import Dream, DreamConfig, annealed_dream, annealed_schedule, noise_schedule, training_chain
 from glyphgen.models.dream import DreamGenerator
 
 SIZE = 16
@@ -262,6 +262,76 @@ def test_group_norm_variant_trains_and_samples():
 def test_image_size_must_fit_the_levels():
     with pytest.raises(GlyphgenError, match="divisible"):
         Dream(DreamConfig(levels=5), (1, 16, 16))
+
+
+# -- the improved dream: the level denoiser ------------------------------------------------------------------------
+
+
+def make_level(**kw) -> Dream:
+    torch.manual_seed(0)
+    kw = {"denoiser": "level", "faithful": False, "norm": "group", "kT_max": 20.0, "kT_steps": 8, **kw}
+    kw.setdefault("weight_reg", 0.0)
+    return Dream(DreamConfig(base_features=4, levels=2, noise_embed=8, **kw), (1, SIZE, SIZE))
+
+
+def test_annealed_schedule_runs_from_kT_max_to_kT_min_then_zero_mostly_low():
+    kT = annealed_schedule(0.005, 20.0, 16, 7.0)
+    assert len(kT) == 17 and kT[-1] == 0.0
+    assert kT[0] == pytest.approx(20.0) and kT[-2] == pytest.approx(0.005)
+    assert all(a > b for a, b in zip(kT, kT[1:], strict=False))
+    assert sum(t < 1.0 for t in kT[:-1]) >= 8  # half the passes below kT 1 (a linear ramp from 20 puts 1 there)
+
+
+def test_annealed_step_with_a_perfect_denoiser_lands_on_the_glyph():
+    """If D always returns the glyph, the Euler step keeps x = glyph + (kT_next/kT)-scaled noise: exactly the glyph
+    at kT = 0, whatever the cycles did in between."""
+    glyph = glyph_batch()
+    frames = []
+    out = annealed_dream(
+        lambda x, kT: glyph,
+        torch.randn_like(glyph) * 20,
+        annealed_schedule(0.01, 20.0, 6, 7.0),
+        annealed_schedule(0.01, 0.6, 3, 7.0),
+        3,
+        lambda: torch.randn_like(glyph),
+        lambda k, d: frames.append(k),
+    )
+    torch.testing.assert_close(out, glyph)
+    assert frames == list(range(6 + 3 + 3))
+
+
+def test_preconditioning_is_the_skip_alone_when_the_net_outputs_zero():
+    method = make_level()
+    x, kT = torch.rand(2, 1, SIZE, SIZE), torch.tensor([0.1, 5.0])
+    out = method.denoise(x, kT, net=lambda x, c: torch.zeros_like(x))
+    sd2 = method.config.sigma_data**2
+    torch.testing.assert_close(out, x * (sd2 / (kT.square() + sd2))[:, None, None, None])
+
+
+def test_level_denoiser_learns_one_pass_per_image_and_samples_the_contract():
+    method = make_level(lr=3e-3)
+    opt = torch.optim.Adam(method.parameters(), lr=method.config.lr)
+    x = glyph_batch()
+    torch.manual_seed(1)
+    history = []
+    for step in range(30):
+        losses, logs = method.loss(x, None, step)
+        opt.zero_grad()
+        losses["model"].backward()
+        opt.step()
+        history.append(logs["mse"])
+    assert sum(history[-5:]) < 0.8 * sum(history[:5])
+    samples, frames = method.sample([0, 1, 2], return_trajectory=True, num_cycles=2)
+    assert samples.shape == (3, 1, SIZE, SIZE) and 0 <= samples.min() and samples.max() <= 1
+    assert frames.shape[0] == len(method.first) - 1 + len(method.later) - 1
+    assert torch.equal(method.sample([1], num_cycles=2)[0], samples[1])  # image k alone = in a batch
+
+
+def test_level_denoiser_refuses_the_faithful_init_and_a_bad_schedule():
+    with pytest.raises(GlyphgenError, match="faithful"):
+        DreamConfig(denoiser="level", faithful=True)
+    with pytest.raises(GlyphgenError, match="kT_min"):
+        DreamConfig(denoiser="level", faithful=False, kT_min=1.0, kT_up=0.5)
 
 
 @pytest.mark.slow  # torch.compile: tens of seconds to minutes on a busy 2-core CPU

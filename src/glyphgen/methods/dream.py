@@ -63,9 +63,28 @@ class DreamConfig(MethodConfig):
     channels_last: bool = True  # run the generator in channels_last memory format (same math; ~1.2x here)
     sample_batch: int = 4  # images per generator call when sampling, fixed (last call padded); 0 = all at once
     compile: bool = False  # torch.compile the generator for training steps (same math; 1-2 min compile first)
+    # what the denoiser learns: "chain" = the original (its own 36-pass chains, no noise input); "level" = the improved
+    # dream: told its noise level, one pass per image at a random level (EDM's preconditioning and loss), walked down
+    # an annealed schedule. The fields below are the level denoiser's; kT_max is then its top temperature.
+    denoiser: Literal["chain", "level"] = "chain"
+    kT_min: float = 0.005  # lowest temperature of the annealed descent (level)
+    kT_up: float = 0.6  # temperature each later cycle climbs back up to before it descends again (level)
+    rho: float = 7.0  # schedule curvature: temperatures (kT_max^(1/rho) .. kT_min^(1/rho))^rho, more passes low (level)
+    sigma_data: float = 0.4  # expected standard deviation of the clean glyphs, for the preconditioning (level)
+    P_mean: float = -1.4  # training temperatures ln kT ~ N(P_mean, P_std^2) (level)
+    P_std: float = 1.2
+    noise_embed: int = 32  # width of the noise-level embedding (level)
 
     def __post_init__(self):
         check_choices(self)
+        if self.denoiser == "level":
+            if self.faithful:
+                raise GlyphgenError("denoiser 'level' is the improved dream: set faithful: false")
+            if not 0 < self.kT_min < self.kT_up <= self.kT_max:
+                got = f"{self.kT_min}, {self.kT_up}, {self.kT_max}"
+                raise GlyphgenError(f"need 0 < kT_min < kT_up <= kT_max, got {got}")
+            if self.kT_steps < 2:
+                raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 2 for the level denoiser")
         if self.kT_steps < 1:
             raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 1")
         if self.kT_max < 0:
@@ -74,6 +93,40 @@ class DreamConfig(MethodConfig):
             raise GlyphgenError(f"sample_batch {self.sample_batch} must be 0 (all at once) or positive")
         if self.levels < 1 or self.base_features < 1:
             raise GlyphgenError("levels and base_features must be at least 1")
+
+
+def annealed_schedule(kT_min: float, kT_max: float, steps: int, rho: float) -> list[float]:
+    """`steps` temperatures from kT_max down to kT_min, spaced as EDM's (uniform in kT^(1/rho)), then a final 0."""
+    ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
+    hi, lo = kT_max ** (1 / rho), kT_min ** (1 / rho)
+    return [*((hi + ramp * (lo - hi)) ** rho).tolist(), 0.0]
+
+
+def annealed_dream(
+    denoise: Callable[[torch.Tensor, float], torch.Tensor],
+    x: torch.Tensor,
+    first: list[float],
+    later: list[float],
+    num_cycles: int,
+    noise: Callable[[], torch.Tensor],
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """The improved dream: walk down `first` (x starts as noise at first[0]), then num_cycles - 1 times corrupt the
+    glyph back up to later[0] and walk down `later` again. Each pass denoises, D = denoise(x, kT), and takes the
+    annealed (Euler, as DDIM) step to the next temperature: x <- D + (kT_next / kT) (x - D), so the noise left in x
+    keeps its structure instead of being drawn afresh. callback(k, D) after pass k; returns the last D."""
+    k = 0
+    for cycle in range(num_cycles):
+        levels = first if cycle == 0 else later
+        if cycle:
+            x = x + noise() * levels[0]  # x is the clean glyph of the last descent (its final kT is 0)
+        for kT, kT_next in zip(levels[:-1], levels[1:], strict=False):
+            d = denoise(x, kT)
+            x = d + (kT_next / kT) * (x - d)
+            if callback is not None:
+                callback(k, d)
+            k += 1
+    return x
 
 
 def noise_schedule(config: DreamConfig) -> list[float]:
@@ -152,12 +205,26 @@ class Dream(Method):
             raise GlyphgenError(f"dream needs square images, got {h}x{w}")
         if h % 2**config.levels:
             raise GlyphgenError(f"image size {h} must be divisible by 2**levels = {2**config.levels}; change levels")
-        self.net = DreamGenerator(c, config.base_features, config.levels, h, norm=config.norm)
+        level = config.denoiser == "level"
+        self.net = DreamGenerator(
+            c,
+            config.base_features,
+            config.levels,
+            h,
+            norm=config.norm,
+            standardize=not level,  # the level denoiser gets EDM's input scaling instead
+            noise_embed=config.noise_embed if level else 0,
+            output="linear" if level else "sigmoid",
+        )
         if config.faithful:
             init_faithful_(self.net)
         self._memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.net.to(memory_format=self._memory_format)
         self.kT = noise_schedule(config)
+        if level:  # the first descent from kT_max; later cycles walk the same spacing down from kT_up
+            self.first = annealed_schedule(config.kT_min, config.kT_max, config.kT_steps, config.rho)
+            low = max(2, sum(t <= config.kT_up for t in self.first[:-1]))
+            self.later = annealed_schedule(config.kT_min, config.kT_up, low, config.rho)
         # not a submodule: the compiled wrapper would duplicate every parameter under a second name in state_dict
         self.__dict__["_train_net"] = torch.compile(self.net) if config.compile else self.net
 
@@ -168,13 +235,44 @@ class Dream(Method):
 
     def _from_model(self, x: torch.Tensor) -> torch.Tensor:
         x = 1 - x if self.config.faithful else x
+        if self.config.denoiser == "level":  # a linear output: clamp to the sample contract's [0, 1]
+            x = x.clamp(0, 1)
         return x.contiguous()
+
+    def denoise(self, x: torch.Tensor, kT: float | torch.Tensor, net: Callable | None = None) -> torch.Tensor:
+        """The level denoiser with EDM's preconditioning (Karras et al. 2022, table 1): D(x; kT) = c_skip x +
+        c_out F(c_in x, ln(kT) / 4). x in the model's layout; kT a float or (B,) tensor."""
+        net = self.net if net is None else net
+        kT = torch.as_tensor(kT, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        sd2, s2 = self.config.sigma_data**2, kT.square()[:, None, None, None]
+        c_skip, c_in = sd2 / (s2 + sd2), (s2 + sd2).rsqrt()
+        c_out = s2.sqrt() * self.config.sigma_data * c_in
+        return c_skip * x + c_out * net(x * c_in, kT.log() / 4)
+
+    def _level_loss(self, x0: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict]:
+        """One pass per image at a random temperature, EDM's weighted MSE: a loss at every pass the model makes."""
+        cfg = self.config
+        kT = (torch.randn(x0.shape[0], device=x0.device) * cfg.P_std + cfg.P_mean).exp()
+        noisy = x0 + torch.randn_like(x0) * kT[:, None, None, None]
+        d = self.denoise(noisy, kT, self._train_net)
+        weight = (kT.square() + cfg.sigma_data**2) / (kT * cfg.sigma_data).square()
+        per_image = (d - x0).square().mean(dim=(1, 2, 3))
+        loss = (weight * per_image).mean()
+        logs = {"loss": loss.item(), "mse": per_image.mean().item()}
+        if cfg.weight_reg:
+            reg = torch.cat([p.flatten() for p in self.net.parameters()]).pow(2).mean()
+            loss = loss + cfg.weight_reg * reg
+            logs["reg"] = reg.item()
+        return {"model": loss}, logs
 
     def loss(
         self, x: torch.Tensor, y: torch.Tensor | None, step: int, noise: torch.Tensor | None = None
     ) -> tuple[dict[str, torch.Tensor], dict]:
-        """One training chain. noise: (36, B, C, H, W) standard normal; drawn here in one call when None."""
+        """One training chain (or, for the level denoiser, one pass per image). noise: (36, B, C, H, W) standard
+        normal for the chain; drawn here in one call when None."""
         x0 = self._to_model(x)  # (B, C, H, W) in [0, 1], the model's polarity
+        if self.config.denoiser == "level":
+            return self._level_loss(x0)
         passes = len(chain_passes(self.kT))
         if noise is None:
             noise = torch.randn((passes, *x0.shape), device=x0.device, dtype=x0.dtype)
@@ -195,7 +293,11 @@ class Dream(Method):
         before a pass, each mapped back to [0, 1] ink high: the left half of the noising/denoising strip."""
         eps = randn_per_image(generators([seed]), self.image_shape, x0.device)[0]
         x = 1 - x0 if self.config.faithful else x0
-        frames = [x + eps * kT for kT in torch.linspace(0, self.config.kT_max, n).tolist()]
+        if self.config.denoiser == "level":  # the annealed schedule's spacing, clean first
+            levels = annealed_schedule(self.config.kT_min, self.config.kT_max, n - 1, self.config.rho)[::-1]
+        else:
+            levels = torch.linspace(0, self.config.kT_max, n).tolist()
+        frames = [x + eps * kT for kT in levels]
         return [(1 - f if self.config.faithful else f).clamp(0, 1) for f in frames]
 
     @classmethod
@@ -247,7 +349,18 @@ class Dream(Method):
 
                 frames = [] if return_trajectory else None
                 report = None if callback is None else (lambda k, x, n=n: callback(k, self._from_model(x[:n])))
-                x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
+                if self.config.denoiser == "level":
+
+                    def each(k, d, frames=frames, report=report):
+                        if frames is not None:
+                            frames.append(d)
+                        if report is not None:
+                            report(k, d)
+
+                    start = noise() * self.first[0]
+                    x = annealed_dream(self.denoise, start, self.first, self.later, num_cycles, noise, each)
+                else:
+                    x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
                 samples.append(self._from_model(x[:n]))
                 if return_trajectory:
                     trajectories.append(self._from_model(torch.stack(frames)[:, :n]))

@@ -5,7 +5,12 @@ blocks, `levels` transposed-conv decoder blocks that add the encoder outputs as 
 With the defaults (8 base features, 4 levels, batch norm, biases) it is exactly the original network: 444,169
 parameters. The noise process and loss that make it "dream" live in `glyphgen.methods.dream`.
 
-Shapes: x (B, C, H, W) -> (B, C, H, W) in [0, 1]; H and W divisible by 2**levels.
+The "level" denoiser of the improved dream is the same U-Net told its noise level: `noise_embed > 0` adds a
+sinusoidal embedding of c_noise (an MLP, as DDPM's time embedding) to every block after its first convolution, and
+`output="linear"` drops the sigmoid (the method wraps the net in EDM's preconditioning, which adds the skip).
+
+Shapes: x (B, C, H, W) -> (B, C, H, W) in [0, 1] (sigmoid) or unbounded (linear); H and W divisible by 2**levels;
+c_noise (B,) when noise_embed > 0.
 """
 
 from __future__ import annotations
@@ -38,8 +43,22 @@ def _conv_block(cin: int, cout: int, norm: Norm, groups: int, first: nn.Module |
     )
 
 
+class NoiseEmbedding(nn.Module):
+    """c_noise (B,) -> (B, 4 * dim): sin/cos at octave frequencies, then a two-layer MLP (DDPM's time embedding)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("freqs", 2.0 ** torch.arange(dim // 2) * math.pi / 4, persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * (dim // 2), 4 * dim), nn.SiLU(), nn.Linear(4 * dim, 4 * dim), nn.SiLU())
+
+    def forward(self, c_noise: torch.Tensor) -> torch.Tensor:
+        angles = c_noise.float()[:, None] * self.freqs
+        return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=1))
+
+
 class DreamGenerator(nn.Module):
-    """U-Net denoiser of the original dream model; `norm="group"` and `standardize=False` are opt-in variants."""
+    """U-Net denoiser of the original dream model; `norm="group"`, `standardize=False`, `noise_embed` and
+    `output="linear"` are opt-in variants (the improved dream's level denoiser)."""
 
     def __init__(
         self,
@@ -51,12 +70,16 @@ class DreamGenerator(nn.Module):
         norm_groups: int = 4,
         standardize: bool = True,
         std_eps: float = 1e-6,
+        noise_embed: int = 0,
+        output: Literal["sigmoid", "linear"] = "sigmoid",
     ):
         super().__init__()
         if image_size % (2**levels):
             raise ValueError(f"image_size {image_size} must be divisible by 2**levels = {2**levels}")
         if norm not in ("batch", "group"):
             raise ValueError(f"norm {norm!r} must be 'batch' or 'group'")
+        if output not in ("sigmoid", "linear"):
+            raise ValueError(f"output {output!r} must be 'sigmoid' or 'linear'")
         f = base_features
         self.image_size = image_size
         self.standardize = standardize
@@ -81,20 +104,37 @@ class DreamGenerator(nn.Module):
             _norm(norm, f, norm_groups),
             nn.ReLU(inplace=True),
             nn.Conv2d(f, in_channels, 3, padding=1),
-            nn.Sigmoid(),
+            *([nn.Sigmoid()] if output == "sigmoid" else []),
         )
+        self.embed = None
+        if noise_embed:
+            blocks = [self.input, *self.encoder, *self.decoder]
+            self.embed = NoiseEmbedding(noise_embed)
+            self.embed_proj = nn.ModuleList(nn.Linear(4 * noise_embed, b[0].out_channels) for b in blocks)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _block(self, k: int, block: nn.Sequential, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+        if emb is None:
+            return block(x)
+        x = block[0](x) + self.embed_proj[k](emb)[:, :, None, None]  # the noise level as a per-channel shift
+        for layer in block[1:]:
+            x = layer(x)
+        return x
+
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor | None = None) -> torch.Tensor:
+        if (c_noise is None) != (self.embed is None):
+            raise ValueError("c_noise must be given exactly when the generator has a noise embedding")
+        emb = None if self.embed is None else self.embed(c_noise)
         if self.standardize:
             std, mean = torch.std_mean(x, dim=(1, 2, 3), keepdim=True)  # unbiased, as the original's x.std()
             x = (x - mean) / std.clamp_min(self.std_eps)
-        x = self.input(x)
+        x = self._block(0, self.input, x, emb)
         skips = []
-        for block in self.encoder:
-            x = block(x)
+        for k, block in enumerate(self.encoder, start=1):
+            x = self._block(k, block, x, emb)
             skips.append(x)
         for i, block in enumerate(self.decoder):
-            x = block(x + skips[-i - 1])  # first decoder block: bottleneck + itself, as in the original
+            # first decoder block: bottleneck + itself, as in the original
+            x = self._block(1 + len(self.encoder) + i, block, x + skips[-i - 1], emb)
         return self.output(x)
 
 
