@@ -300,6 +300,28 @@ def test_annealed_step_with_a_perfect_denoiser_lands_on_the_glyph():
     assert frames == list(range(6 + 3 + 3))
 
 
+@pytest.mark.parametrize("churn", [0.0, 1.0])
+def test_churn_keeps_the_seen_noise_or_draws_it_afresh(churn):
+    """With D = glyph, the noise each pass sees is (x - glyph) / kT: the starting noise at every pass of the descent
+    for churn 0 (the DDIM step), the noise() drawn just before that pass for churn 1 (the original's corruption)."""
+    glyph = glyph_batch()
+    start = torch.randn_like(glyph)
+    fresh = [torch.randn_like(glyph) for _ in range(5)]
+    draws = iter(fresh)
+    seen = []
+
+    def denoise(x, kT):
+        seen.append((x - glyph) / kT)
+        return glyph
+
+    levels = annealed_schedule(0.01, 20.0, 5, 7.0)
+    out = annealed_dream(denoise, glyph + start * levels[0], levels, levels, 1, lambda: next(draws), churn=churn)
+    torch.testing.assert_close(out, glyph)
+    expected = [start] * 5 if churn == 0 else [start, *fresh[:4]]
+    for got, want in zip(seen, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
 def test_preconditioning_is_the_skip_alone_when_the_net_outputs_zero():
     method = make_level()
     x, kT = torch.rand(2, 1, SIZE, SIZE), torch.tensor([0.1, 5.0])
@@ -332,6 +354,8 @@ def test_level_denoiser_refuses_the_faithful_init_and_a_bad_schedule():
         DreamConfig(denoiser="level", faithful=True)
     with pytest.raises(GlyphgenError, match="kT_min"):
         DreamConfig(denoiser="level", faithful=False, kT_min=1.0, kT_up=0.5)
+    with pytest.raises(GlyphgenError, match="churn"):
+        DreamConfig(denoiser="level", faithful=False, churn=1.5)
 
 
 @pytest.mark.slow  # torch.compile: tens of seconds to minutes on a busy 2-core CPU

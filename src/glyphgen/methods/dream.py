@@ -74,6 +74,7 @@ class DreamConfig(MethodConfig):
     P_mean: float = -1.4  # training temperatures ln kT ~ N(P_mean, P_std^2) (level)
     P_std: float = 1.2
     noise_embed: int = 32  # width of the noise-level embedding (level)
+    churn: float = 0.0  # share of the noise drawn afresh at each pass of the descent: 0 = annealed (DDIM) step (level)
 
     def __post_init__(self):
         check_choices(self)
@@ -85,6 +86,8 @@ class DreamConfig(MethodConfig):
                 raise GlyphgenError(f"need 0 < kT_min < kT_up <= kT_max, got {got}")
             if self.kT_steps < 2:
                 raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 2 for the level denoiser")
+            if not 0 <= self.churn <= 1:
+                raise GlyphgenError(f"churn {self.churn} must be between 0 and 1")
         if self.kT_steps < 1:
             raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 1")
         if self.kT_max < 0:
@@ -110,11 +113,14 @@ def annealed_dream(
     num_cycles: int,
     noise: Callable[[], torch.Tensor],
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    churn: float = 0.0,
 ) -> torch.Tensor:
     """The improved dream: walk down `first` (x starts as noise at first[0]), then num_cycles - 1 times corrupt the
-    glyph back up to later[0] and walk down `later` again. Each pass denoises, D = denoise(x, kT), and takes the
-    annealed (Euler, as DDIM) step to the next temperature: x <- D + (kT_next / kT) (x - D), so the noise left in x
-    keeps its structure instead of being drawn afresh. callback(k, D) after pass k; returns the last D."""
+    glyph back up to later[0] and walk down `later` again. Each pass denoises, D = denoise(x, kT), and steps to the
+    next temperature: x <- D + kT_next * eps, where eps = (x - D) / kT is the noise the denoiser saw. churn = 0 keeps
+    it (the annealed Euler/DDIM step: the noise keeps its structure); churn = 1 draws it afresh, the original dream's
+    corruption at every pass; in between, eps <- sqrt(1 - churn) eps + sqrt(churn) z (same variance).
+    callback(k, D) after pass k; returns the last D."""
     k = 0
     for cycle in range(num_cycles):
         levels = first if cycle == 0 else later
@@ -122,7 +128,10 @@ def annealed_dream(
             x = x + noise() * levels[0]  # x is the clean glyph of the last descent (its final kT is 0)
         for kT, kT_next in zip(levels[:-1], levels[1:], strict=False):
             d = denoise(x, kT)
-            x = d + (kT_next / kT) * (x - d)
+            eps = (x - d) / kT
+            if churn and kT_next:
+                eps = (1 - churn) ** 0.5 * eps + churn**0.5 * noise()
+            x = d + kT_next * eps
             if callback is not None:
                 callback(k, d)
             k += 1
@@ -358,7 +367,9 @@ class Dream(Method):
                             report(k, d)
 
                     start = noise() * self.first[0]
-                    x = annealed_dream(self.denoise, start, self.first, self.later, num_cycles, noise, each)
+                    x = annealed_dream(
+                        self.denoise, start, self.first, self.later, num_cycles, noise, each, self.config.churn
+                    )
                 else:
                     x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
                 samples.append(self._from_model(x[:n]))
