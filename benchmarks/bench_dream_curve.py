@@ -103,7 +103,8 @@ def step_seconds(runs: list[Path], k: int) -> list[float]:
     for run in runs:
         meta = read_config(exports(run)[-1])
         cls = get_family(meta["family"])
-        method = cls(from_dict(cls.config_class, meta["config"]), tuple(meta["image_shape"]), meta.get("num_classes", 0))
+        shape = tuple(meta["image_shape"])
+        method = cls(from_dict(cls.config_class, meta["config"]), shape, meta.get("num_classes", 0))
         method.train()
         x = torch.rand(meta["train"]["batch_size"], *meta["image_shape"], generator=torch.Generator().manual_seed(0))
         opts = [torch.optim.Adam(ps, **method.optimizer_options(g)) for g, ps in method.param_groups().items()]
@@ -132,7 +133,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the reference")
     ap.add_argument("--n", type=int, default=1000, help="samples per evaluation")
     ap.add_argument("--every", type=int, default=0, help="score only snapshots whose step is a multiple of this")
-    ap.add_argument("--time-steps", type=int, default=0, help="also time this many training steps of each, side by side")
+    ap.add_argument("--time-steps", type=int, default=0, help="also time this many steps of each, side by side")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
     result = {"n": args.n, "runs": {}}
@@ -147,7 +148,7 @@ def main() -> None:
         result["runs"][run.name] = {"curve": curve, "final_fgd": curve[-1]["fgd"]}
     ref_name = args.runs[0].name
     ref = result["runs"][ref_name]["curve"][-1]
-    for name, run in list(result["runs"].items())[1:]:
+    for run in list(result["runs"].values())[1:]:
         hit = first_reaching(run["curve"], ref["fgd"])
         run["reaches_reference_fgd"] = None
         if hit:

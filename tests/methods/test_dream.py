@@ -369,3 +369,14 @@ def test_compiled_step_matches_eager():
     torch.testing.assert_close(losses["model"], expected["model"], rtol=1e-4, atol=1e-7)
     for (name, p), q in zip(compiled.net.named_parameters(), eager.net.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-6, msg=name)
+
+
+def test_churn_is_a_sampling_option_of_the_level_denoiser_only():
+    level = make_level()
+    calm, fresh = level.sample([0, 1]), level.sample([0, 1], churn=1.0)
+    assert not torch.equal(calm, fresh)
+    torch.testing.assert_close(level.sample([0, 1], churn=1.0), fresh)  # still one seed, one dream
+    with pytest.raises(GlyphgenError, match="churn"):
+        level.sample([0], churn=2.0)
+    with pytest.raises(GlyphgenError, match="level denoiser"):
+        make().sample([0], churn=0.5)

@@ -13,6 +13,20 @@ Sampling ("dreaming"): x = randn; each cycle denoises x + randn*kT for kT up the
 every image draws its noise from its own seeded generator, and the generator always sees `sample_batch` images
 (the last call padded), so image k is bit-identical however many images are sampled with it.
 
+The level denoiser (`denoiser="level"`, the improved dream): the network is told its temperature and trained with
+EDM's preconditioning and weighted loss, one pass per image at ln kT ~ N(P_mean, P_std^2); dreaming walks an annealed
+schedule from kT_max to kT_min (more passes low), then num_cycles - 1 times back up to kT_up and down again, drawing
+a share `churn` of the noise afresh at each pass (1: the original's fresh corruption at every pass).
+
+What was measured (README, 64 px, U+4E00-9FFF from Noto Sans CJK SC, n 1,000): the faithful model dreams one grey
+mean box for every seed until about 1,000 steps and crude characters with radicals by its 2,000 (FGD 109.7,
+precision 0.08, recall 0.03), as the original reports; at 675 steps neither BatchNorm batch statistics, 1 or 3 cycles
+nor kT_max halved changed the grey box; at 2,000 steps batch statistics bring the grey box back for every seed (the
+running statistics are what let it dream), 1 or 3 cycles change little, and kT_max halved makes most seeds dream
+the same radical column. The level denoiser passes that FGD after 1,000 steps (676 s against the
+faithful run's 15,355 s) and reaches 15.2 at 12,000; churn 1 raises its precision from 0.28 to 0.42 (recall 0.82 ->
+0.72), more cycles or a higher kT_up a little (0.31-0.34).
+
 Polarity: glyphgen data are ink high; the original trained on black ink on white. With `faithful=True` the model
 sees 1 - x and samples are mapped back, so a faithful model behaves exactly like the original.
 
@@ -315,7 +329,7 @@ class Dream(Method):
 
     @classmethod
     def options_for(cls, config: DreamConfig) -> DreamOptions:
-        return DreamOptions(num_cycles=config.num_cycles)
+        return DreamOptions(num_cycles=config.num_cycles, churn=config.churn)
 
     @torch.no_grad()
     def sample(
@@ -329,11 +343,17 @@ class Dream(Method):
         """Dream one image per seed: (N, C, H, W) in [0, 1], ink high.
 
         num_cycles (option): dreaming cycles (default config.num_cycles); each is 2 * kT_steps generator passes.
+        churn (option, level denoiser): share of the noise drawn afresh at each pass (default config.churn).
         return_trajectory: also return every pass's output, (passes, N, C, H, W) in [0, 1], ink high — the frames
         of a "watch a glyph dream" strip or animation. callback(k, x) after pass k (x of the current chunk of
         images, in [0, 1]). The model is unconditional: labels must be None.
         """
-        num_cycles = self.sample_options(**options).num_cycles
+        opts = self.sample_options(**options)
+        num_cycles, churn = opts.num_cycles, float(opts.churn)
+        if not 0 <= churn <= 1:
+            raise GlyphgenError(f"churn {opts.churn} must be between 0 and 1")
+        if churn and self.config.denoiser != "level":
+            raise GlyphgenError("churn is an option of the level denoiser; the original dream draws fresh noise anyway")
         if isinstance(num_cycles, float) and not num_cycles.is_integer():
             raise GlyphgenError(f"num_cycles {num_cycles} must be a whole number")
         num_cycles = int(num_cycles)
@@ -367,9 +387,7 @@ class Dream(Method):
                             report(k, d)
 
                     start = noise() * self.first[0]
-                    x = annealed_dream(
-                        self.denoise, start, self.first, self.later, num_cycles, noise, each, self.config.churn
-                    )
+                    x = annealed_dream(self.denoise, start, self.first, self.later, num_cycles, noise, each, churn)
                 else:
                     x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
                 samples.append(self._from_model(x[:n]))

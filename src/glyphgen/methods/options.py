@@ -35,9 +35,10 @@ class DDPMOptions(SampleOptions):
 
 @dataclass
 class DreamOptions(SampleOptions):
-    """Dreaming; a model's default comes from its config (num_cycles)."""
+    """Dreaming; a model's defaults come from its config (num_cycles, churn)."""
 
     num_cycles: int = 10  # dreaming cycles, each 2 * kT_steps generator passes up and down the schedule
+    churn: float = 0.0  # level denoiser: share of the noise drawn afresh at each pass (0 annealed step, 1 fresh)
 
 
 @dataclass
