@@ -77,16 +77,14 @@ class DreamConfig(MethodConfig):
     channels_last: bool = True  # run the generator in channels_last memory format (same math; ~1.2x here)
     sample_batch: int = 4  # images per generator call when sampling, fixed (last call padded); 0 = all at once
     compile: bool = False  # torch.compile the generator for training steps (same math; 1-2 min compile first)
-    # what the denoiser learns: "chain" = the original (its own 36-pass chains, no noise input); "level" = the improved
-    # dream: told its noise level, one pass per image at a random level (EDM's preconditioning and loss), walked down
-    # an annealed schedule. The fields below are the level denoiser's; kT_max is then its top temperature.
-    denoiser: Literal["chain", "level"] = "chain"
+    # The fields after `denoiser` are the level denoiser's; kT_max is then its top temperature.
+    denoiser: Literal["chain", "level"] = "chain"  # chain = the original (own 36-pass chains); level = told its kT
     kT_min: float = 0.005  # lowest temperature of the annealed descent (level)
     kT_up: float = 0.6  # temperature each later cycle climbs back up to before it descends again (level)
     rho: float = 7.0  # schedule curvature: temperatures (kT_max^(1/rho) .. kT_min^(1/rho))^rho, more passes low (level)
     sigma_data: float = 0.4  # expected standard deviation of the clean glyphs, for the preconditioning (level)
     P_mean: float = -1.4  # training temperatures ln kT ~ N(P_mean, P_std^2) (level)
-    P_std: float = 1.2
+    P_std: float = 1.2  # spread of ln kT of the training temperatures (level)
     noise_embed: int = 32  # width of the noise-level embedding (level)
     churn: float = 0.0  # share of the noise drawn afresh at each pass of the descent: 0 = annealed (DDIM) step (level)
 
