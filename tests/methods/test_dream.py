@@ -380,3 +380,16 @@ def test_churn_is_a_sampling_option_of_the_level_denoiser_only():
         level.sample([0], churn=2.0)
     with pytest.raises(GlyphgenError, match="level denoiser"):
         make().sample([0], churn=0.5)
+
+
+def test_kT_up_is_a_sampling_option_of_the_level_denoiser():
+    level = make_level(kT_up=0.6)
+    base = level.sample([0], num_cycles=2)
+    assert torch.equal(level.sample([0], num_cycles=2, kT_up=0.6), base)
+    assert not torch.equal(level.sample([0], num_cycles=2, kT_up=2.0), base)
+    _, frames = level.sample([0], num_cycles=2, kT_up=2.0, return_trajectory=True)
+    assert frames.shape[0] == len(level.first) - 1 + len(level.later_schedule(2.0)) - 1
+    with pytest.raises(GlyphgenError, match="kT_up"):
+        level.sample([0], kT_up=50.0)
+    with pytest.raises(GlyphgenError, match="level denoiser"):
+        make().sample([0], kT_up=0.5)

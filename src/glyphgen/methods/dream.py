@@ -244,8 +244,7 @@ class Dream(Method):
         self.kT = noise_schedule(config)
         if level:  # the first descent from kT_max; later cycles walk the same spacing down from kT_up
             self.first = annealed_schedule(config.kT_min, config.kT_max, config.kT_steps, config.rho)
-            low = max(2, sum(t <= config.kT_up for t in self.first[:-1]))
-            self.later = annealed_schedule(config.kT_min, config.kT_up, low, config.rho)
+            self.later = self.later_schedule(config.kT_up)
         # not a submodule: the compiled wrapper would duplicate every parameter under a second name in state_dict
         self.__dict__["_train_net"] = torch.compile(self.net) if config.compile else self.net
 
@@ -259,6 +258,14 @@ class Dream(Method):
         if self.config.denoiser == "level":  # a linear output: clamp to the sample contract's [0, 1]
             x = x.clamp(0, 1)
         return x.contiguous()
+
+    def later_schedule(self, kT_up: float) -> list[float]:
+        """The descent of each later cycle: from kT_up down, with as many passes as the first descent has below it."""
+        cfg = self.config
+        if not cfg.kT_min < kT_up <= cfg.kT_max:
+            raise GlyphgenError(f"kT_up {kT_up} must be above kT_min {cfg.kT_min} and at most kT_max {cfg.kT_max}")
+        low = max(2, sum(t <= kT_up for t in self.first[:-1]))
+        return annealed_schedule(cfg.kT_min, kT_up, low, cfg.rho)
 
     def denoise(self, x: torch.Tensor, kT: float | torch.Tensor, net: Callable | None = None) -> torch.Tensor:
         """The level denoiser with EDM's preconditioning (Karras et al. 2022, table 1): D(x; kT) = c_skip x +
@@ -342,6 +349,7 @@ class Dream(Method):
 
         num_cycles (option): dreaming cycles (default config.num_cycles); each is 2 * kT_steps generator passes.
         churn (option, level denoiser): share of the noise drawn afresh at each pass (default config.churn).
+        kT_up (option, level denoiser): temperature each later cycle climbs back to (default config.kT_up).
         return_trajectory: also return every pass's output, (passes, N, C, H, W) in [0, 1], ink high — the frames
         of a "watch a glyph dream" strip or animation. callback(k, x) after pass k (x of the current chunk of
         images, in [0, 1]). The model is unconditional: labels must be None.
@@ -350,8 +358,11 @@ class Dream(Method):
         num_cycles, churn = opts.num_cycles, float(opts.churn)
         if not 0 <= churn <= 1:
             raise GlyphgenError(f"churn {opts.churn} must be between 0 and 1")
-        if churn and self.config.denoiser != "level":
-            raise GlyphgenError("churn is an option of the level denoiser; the original dream draws fresh noise anyway")
+        if self.config.denoiser != "level" and (churn or opts.kT_up is not None):
+            raise GlyphgenError("churn and kT_up are options of the level denoiser, not of the original dream")
+        later = None
+        if self.config.denoiser == "level":
+            later = self.later if opts.kT_up is None else self.later_schedule(float(opts.kT_up))
         if isinstance(num_cycles, float) and not num_cycles.is_integer():
             raise GlyphgenError(f"num_cycles {num_cycles} must be a whole number")
         num_cycles = int(num_cycles)
@@ -385,7 +396,7 @@ class Dream(Method):
                             report(k, d)
 
                     start = noise() * self.first[0]
-                    x = annealed_dream(self.denoise, start, self.first, self.later, num_cycles, noise, each, churn)
+                    x = annealed_dream(self.denoise, start, self.first, later, num_cycles, noise, each, churn)
                 else:
                     x = dream(self.net, noise(), self.kT, num_cycles, noise, frames, report)
                 samples.append(self._from_model(x[:n]))
