@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from glyphgen.atomic import atomic_path
+from glyphgen.checkpoint import eval_reports, load, read_config
 
 
 def exports(run: Path, every: int = 0) -> list[Path]:
@@ -40,8 +41,7 @@ def exports(run: Path, every: int = 0) -> list[Path]:
     final = run / "model"
     found = [p for p in snaps if (p / "config.json").is_file()]
     if (final / "config.json").is_file():
-        step = json.loads((final / "config.json").read_text())["step"]
-        if not found or json.loads((found[-1] / "config.json").read_text())["step"] != step:
+        if not found or read_config(found[-1])["step"] != read_config(final)["step"]:
             found.append(final)
     return found
 
@@ -49,9 +49,7 @@ def exports(run: Path, every: int = 0) -> list[Path]:
 def earlier_eval(folder: Path, n: int) -> dict | None:
     """A `glyphgen eval` report already written for this export with the same n, seed 0 and step, if there is one
     (scoring a dream export costs minutes; the same seed gives the same numbers)."""
-    from glyphgen.checkpoint import eval_reports
-
-    step = json.loads((folder / "config.json").read_text())["step"]
+    step = read_config(folder)["step"]
     for report in eval_reports(folder):
         if report.is_file():
             r = json.loads(report.read_text())
@@ -94,17 +92,10 @@ def first_reaching(curve: list[dict], fgd: float) -> dict | None:
 def step_seconds(runs: list[Path], k: int) -> list[float]:
     """Median seconds of one training step (loss, backward, Adam) of each run's final configuration, timed
     round-robin at one thread on one random batch of the run's batch size."""
-    from glyphgen.checkpoint import read_config
-    from glyphgen.config import from_dict
-    from glyphgen.methods import get_family
-
     torch.set_num_threads(1)
     steps = []
     for run in runs:
-        meta = read_config(exports(run)[-1])
-        cls = get_family(meta["family"])
-        shape = tuple(meta["image_shape"])
-        method = cls(from_dict(cls.config_class, meta["config"]), shape, meta.get("num_classes", 0))
+        method, meta = load(exports(run)[-1])  # its trained weights: a step costs the same as from a fresh init
         method.train()
         x = torch.rand(meta["train"]["batch_size"], *meta["image_shape"], generator=torch.Generator().manual_seed(0))
         opts = [torch.optim.Adam(ps, **method.optimizer_options(g)) for g, ps in method.param_groups().items()]

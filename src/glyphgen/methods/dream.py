@@ -54,6 +54,7 @@ from glyphgen.methods.base import (
     Capabilities,
     Method,
     MethodConfig,
+    check_finite,
     check_labels,
     generators,
     randn_per_image,
@@ -99,8 +100,7 @@ class DreamConfig(MethodConfig):
                 raise GlyphgenError(f"need 0 < kT_min < kT_up <= kT_max, got {got}")
             if self.kT_steps < 2:
                 raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 2 for the level denoiser")
-            if not 0 <= self.churn <= 1:
-                raise GlyphgenError(f"churn {self.churn} must be between 0 and 1")
+            check_finite(self.churn, "churn", 0, 1)
         if self.kT_steps < 1:
             raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 1")
         if self.kT_max < 0:
@@ -335,7 +335,8 @@ class Dream(Method):
 
     @classmethod
     def options_for(cls, config: DreamConfig) -> DreamOptions:
-        return DreamOptions(num_cycles=config.num_cycles, churn=config.churn)
+        kT_up = config.kT_up if config.denoiser == "level" else None  # the original dream has no climb-back level
+        return DreamOptions(num_cycles=config.num_cycles, churn=config.churn, kT_up=kT_up)
 
     @torch.no_grad()
     def sample(
@@ -356,14 +357,11 @@ class Dream(Method):
         images, in [0, 1]). The model is unconditional: labels must be None.
         """
         opts = self.sample_options(**options)
-        num_cycles, churn = opts.num_cycles, float(opts.churn)
-        if not 0 <= churn <= 1:
-            raise GlyphgenError(f"churn {opts.churn} must be between 0 and 1")
-        if self.config.denoiser != "level" and (churn or opts.kT_up is not None):
+        num_cycles, churn = opts.num_cycles, check_finite(opts.churn, "churn", 0, 1)
+        level = self.config.denoiser == "level"
+        if not level and (churn or opts.kT_up is not None):
             raise GlyphgenError("churn and kT_up are options of the level denoiser, not of the original dream")
-        later = None
-        if self.config.denoiser == "level":
-            later = self.later if opts.kT_up is None else self.later_schedule(float(opts.kT_up))
+        later = self.later_schedule(check_finite(opts.kT_up, "kT_up")) if level else None
         if isinstance(num_cycles, float) and not num_cycles.is_integer():
             raise GlyphgenError(f"num_cycles {num_cycles} must be a whole number")
         num_cycles = int(num_cycles)

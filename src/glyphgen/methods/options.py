@@ -35,11 +35,11 @@ class DDPMOptions(SampleOptions):
 
 @dataclass
 class DreamOptions(SampleOptions):
-    """Dreaming; a model's defaults come from its config (num_cycles, churn)."""
+    """Dreaming; a model's defaults come from its config (num_cycles, churn, kT_up)."""
 
     num_cycles: int = 10  # dreaming cycles, each 2 * kT_steps generator passes up and down the schedule
     churn: float = 0.0  # level denoiser: share of the noise drawn afresh at each pass (0 annealed step, 1 fresh)
-    kT_up: float | None = None  # level denoiser: temperature each later cycle climbs back to (default: config's)
+    kT_up: float | None = None  # level denoiser: temperature each later cycle climbs back to
 
 
 @dataclass
