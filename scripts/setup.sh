@@ -16,6 +16,13 @@ debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho fonts-wqy-microhe
 # handwriting-style fonts: Latin letters and digits for the handwriting model (Klee One also writes kanji by pen)
 debs+=(fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-klee
   fonts-dancingscript fonts-kaushanscript fonts-kristi)
+# the style family's faces (src/glyphgen/data/lists/style-split.json names each face's package; a test checks this list)
+debs+=(fonts-aoyagi-kouzan-t fonts-aoyagi-soseki fonts-arphic-bkai00mp fonts-arphic-gkai00mp fonts-arphic-ukai
+  fonts-arphic-uming fonts-cwtex-fs fonts-cwtex-heib fonts-cwtex-kai fonts-cwtex-ming fonts-cwtex-yen fonts-dejavu-core
+  fonts-dejima-mincho fonts-hanazono fonts-kiloji fonts-kouzan-mouhitsu fonts-leckerli-one fonts-lxgw-wenkai
+  fonts-motoya-l-cedar fonts-motoya-l-maruberi fonts-mplus fonts-rufscript fonts-sawarabi-gothic fonts-sawarabi-mincho
+  fonts-seto fonts-sjfonts fonts-smiley-sans fonts-umeplus fonts-vlgothic fonts-wqy-zenhei
+  fonts-yozvox-yozfont-standard-kana fonts-yusei-magic)
 [ -n "$extras" ] && debs+=(chromium)  # the web app's browser test drives Debian's chromium (never a downloaded one)
 missing=()
 if command -v dpkg-query >/dev/null; then

@@ -22,7 +22,7 @@ def test_help_explains_every_data_option():
     assert result.exit_code == 0
     for option in ("--source", "--charset", "--stroke-width", "--placement", "--augment-copies", "--out", "--n"):
         assert option in result.output
-    assert "kanjivg, font, digits" in result.output  # Literal choices are listed
+    assert "kanjivg, font, faces, digits" in result.output  # Literal choices are listed
 
 
 def test_preview_writes_a_grid(tmp_path):

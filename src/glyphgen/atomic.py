@@ -41,6 +41,12 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
             os.close(dir_fd)
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write a UTF-8 text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def check_writable(path: str | Path, flag: str = "-o") -> Path:
     """A file can be written at `path`: it is not a folder, and the nearest folder of it that exists takes a file
     (probed by creating and removing a temporary one). Checked before any work, so a long job never ends in an

@@ -6,6 +6,7 @@ User mistakes raise `GlyphgenError`; the command group turns them into a one-lin
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -238,6 +239,10 @@ def write_cmd(
     sampling: dict = None,  # filled by @sampling_options
 ):
     """Write a text in lines with a model that draws asked-for characters (spaces kept, unknown characters boxed)."""
+    _write_page(model, text, out, seed, refs, ref_chars, scale, sampling)
+
+
+def _write_page(model, text, out: Path, seed, refs, ref_chars, scale, sampling) -> None:
     from glyphgen.generate import write_text
     from glyphgen.images import check_picture_path, save_grid
 
@@ -247,6 +252,37 @@ def write_cmd(
     typer.echo(f"wrote {out.resolve()}: {len(page.glyphs)} glyphs in {len(page.rows)} lines")
     for note in page.notes:
         typer.echo(f"note: {note}")
+
+
+@app.command("style")
+@sampling_options
+def style_cmd(
+    refs: list[str] = typer.Argument(
+        ..., help="A few glyphs of the style: image files or a folder of them (file name = character), or a font file."
+    ),
+    chars: str = typer.Option(..., "--chars", help="The text to write in that style; each line is a line of glyphs."),
+    model: str = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="A style model (shipped name, run or export).",
+        show_default="kanji-style or hand-style by text",
+    ),
+    ref_chars: str = typer.Option(None, help="The characters of REFS: needed for a font, else taken from file names."),
+    out: Path = typer.Option(Path("style.png"), "--out", "-o", help="The page as a PNG."),
+    seed: int = typer.Option(0, help="Character k of the text is drawn from seed + k."),
+    scale: int = typer.Option(2, min=1, max=16, help="Enlarge the page by this integer factor (1 to 16)."),
+    sampling: dict = None,  # filled by @sampling_options
+):
+    """Write any text in the style of a few reference glyphs (8 is plenty): a font you own, scans, your handwriting.
+
+    Each reference image is cropped to its ink and centred like the model's training glyphs (Latin models keep the
+    whole image as the em box: draw each letter where it sits between the lines). Example:
+    `glyphgen style MyFont.otf --ref-chars 永東国書道風月花 --chars 春夏秋冬`.
+    """
+    from glyphgen.generate import default_style_model
+
+    _write_page(model or default_style_model(chars), chars, out, seed, list(refs), ref_chars, scale, sampling)
 
 
 @app.command("font")
@@ -370,11 +406,23 @@ def eval_model(
     seed: int = typer.Option(0, help="Sample k uses seed + k; also seeds the reference split."),
     sampling: dict = None,  # filled by @sampling_options
     recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
+    ks: str = typer.Option("1,4,8,16", help="Style models: numbers of references to score, comma-separated."),
+    per_face: int = typer.Option(40, min=1, max=1000, help="Style models: seen and unseen characters per face."),
 ):
-    """Sample a model and score it against real glyphs and the real-data band; writes JSON + a markdown report."""
-    from glyphgen.eval.evaluate import evaluate
+    """Sample a model and score it against real glyphs and the real-data band; writes JSON + a markdown report.
+
+    A style model (trained on a face set) is scored the few-shot font papers' way instead: on held-out faces, with
+    seen and unseen characters, by number of references, against two baselines (see glyphgen/eval/style.py)."""
+    from glyphgen.checkpoint import read_config
+    from glyphgen.eval.style import is_style_model
+    from glyphgen.generate import resolve_model
 
     out = out or model / "eval"
+    if is_style_model(read_config(resolve_model(model))):
+        _eval_style(model, out, ks, per_face, seed, recognizer, sampling)
+        return
+    from glyphgen.eval.evaluate import evaluate
+
     r = evaluate(model, n, ref, out, seed, recognizer, **sampling)
     m, b = r["metrics"], r["band"]
     typer.echo(
@@ -384,6 +432,31 @@ def eval_model(
         + (f", accuracy {m['accuracy']['top1']:.3f}" if m.get("accuracy", {}).get("top1") is not None else "")
     )
     typer.echo(f"report: {out / 'report.md'}")
+
+
+def _eval_style(model, out: Path, ks: str, per_face: int, seed: int, recognizer, sampling: dict) -> None:
+    from glyphgen.atomic import write_text
+    from glyphgen.eval.style import evaluate_style, report
+
+    try:
+        counts = [int(k) for k in ks.split(",") if k.strip()]
+    except ValueError:
+        raise GlyphgenError(f"--ks {ks!r} must be whole numbers separated by commas, e.g. 1,4,8,16") from None
+    r = evaluate_style(model, counts, per_face, seed, recognizer, **sampling)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "style.json", json.dumps(r, indent=1, ensure_ascii=False))
+    write_text(out / "style.md", report(r))
+    k = min(r["ks"], key=lambda k: abs(k - 8))
+    for cond in ("seen", "unseen"):
+        row = r["table"].get(f"model/{cond}/k{k}")
+        if row:
+            near = r["table"][f"nearest/{cond}/k{k}"]
+            typer.echo(
+                f"{cond} characters, k = {k}: L1 {row['l1']:.3f} (nearest face {near['l1']:.3f}), "
+                f"SSIM {row['ssim']:.3f} ({near['ssim']:.3f}), "
+                f"content top-1 {row['top1']:.3f} (real {r['real'][cond]['top1']:.3f})"
+            )
+    typer.echo(f"report: {out / 'style.md'}")
 
 
 @eval_app.command("train-recognizer")

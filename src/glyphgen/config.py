@@ -96,7 +96,7 @@ def dump_yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-DataSource = Literal["kanjivg", "font", "digits", "mnist", "emnist", "az-csv", "cifar10", "folder", "mix"]
+DataSource = Literal["kanjivg", "font", "faces", "digits", "mnist", "emnist", "az-csv", "cifar10", "folder", "mix"]
 
 
 @dataclass
@@ -118,6 +118,8 @@ class DataConfig:
     limit: int = 0  # keep only the first N characters of the set (0 = all)
     seed: int = 0  # seed of the augmentation renders
     parts: list[str] = field(default_factory=list)  # source mix: data options per part, one YAML mapping each
+    faces: str = ""  # source faces: face set of the style split (kanji, latin); its charset unless charset is given
+    split: Literal["train", "heldout"] = "train"  # source faces: training faces and characters, or held-out faces
 
     def __post_init__(self):
         check_choices(self)
@@ -128,6 +130,11 @@ class DataConfig:
             raise GlyphgenError(f"size {self.size} is out of range; use 8 to 512 pixels")
         if not 0 <= self.margin < 0.5:
             raise GlyphgenError(f"margin {self.margin} is out of range; use 0 <= margin < 0.5")
+        if (self.source == "faces") != bool(self.faces):
+            raise GlyphgenError(
+                "source faces needs --faces (a face set of the style split: kanji or latin), "
+                "and only source faces takes it"
+            )
         if self.stroke_width <= 0:
             raise GlyphgenError("stroke_width must be positive")
 

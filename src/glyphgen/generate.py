@@ -137,6 +137,13 @@ def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **o
     return images, meta
 
 
+def default_style_model(text: str) -> str:
+    """The shipped style model for a text: kanji-style for text with CJK ideographs, hand-style otherwise."""
+    from glyphgen.data.fonts import cjk_count
+
+    return "kanji-style" if cjk_count(ord(c) for c in text) else "hand-style"
+
+
 def write_text(
     model_path, text: str, seed: int = 0, refs: list[str] | None = None, ref_chars: str | None = None, **options
 ):

@@ -26,9 +26,13 @@ def border_for(side: int, data: dict | None = None) -> int:
     """Paper around the glyph, like the model's training data: rendered fonts and KanjiVG strokes keep `margin` of
     the side; handwriting (digits, MNIST-like files) 4 px at 28 px, the dashboard's 20 px glyph in a 28 px frame."""
     data = data or {}
-    if data.get("source") in ("font", "kanjivg") and "margin" in data:
+    if data.get("source") in ("font", "kanjivg", "faces") and "margin" in data:
         return max(1, round(side * float(data["margin"])))
     return max(1, round(side * 4 / 28))
+
+
+def _margin(data: dict | None) -> dict:
+    return {"margin": float(data["margin"])} if data and "margin" in data else {}
 
 
 def editor_image(value):
@@ -71,7 +75,12 @@ def _edge_mean(a: np.ndarray) -> float:
 
 def frame(drawing, shape: tuple[int, int, int], data: dict | None = None) -> np.ndarray | None:
     """One drawing -> (C, H, W) float32 glyph in [0, 1], ink high, framed for a model of `shape` trained on `data`
-    (its config.json's data section); None for an empty canvas."""
+    (its config.json's data section); None for an empty canvas.
+
+    A model whose glyphs sit in the font's em box (Latin style models: case and baseline matter) takes the whole
+    drawing as its em box, resized, not cropped: draw each letter where it sits between the lines."""
+    from glyphgen.data.faces import placement_of
+
     c, h, w = shape
     picture = editor_image(drawing)
     if picture is None:  # a sketchpad nobody touched
@@ -80,6 +89,13 @@ def frame(drawing, shape: tuple[int, int, int], data: dict | None = None) -> np.
     mask = a > INK_THRESHOLD
     if mask.sum() < MIN_INK_PIXELS:
         return None
+    if placement_of(data) == "em":
+        side = max(a.shape)  # pad to a square at the bottom right, keeping the drawing's own position
+        square = np.zeros((side, side), np.float32)
+        square[: a.shape[0], : a.shape[1]] = a
+        method = Image.BOX if side >= h else Image.BILINEAR
+        glyph = np.asarray(Image.fromarray(square, mode="F").resize((w, h), method), dtype=np.float32)
+        return np.repeat(np.clip(glyph, 0.0, 1.0)[None], c, axis=0)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     side = max(a.shape)
@@ -140,8 +156,10 @@ def load_references(
             raise GlyphgenError(f"{refs[0]}: a reference font needs --ref-chars, the characters to take from it")
         if len(wanted) > MAX_REFERENCES:
             raise GlyphgenError(f"{len(wanted)} reference characters; give at most {MAX_REFERENCES}")
+        from glyphgen.data.faces import placement_of
+
         spec = parse_font(refs[0])
-        render = render_font(spec, wanted, shape[1])
+        render = render_font(spec, wanted, shape[1], placement=placement_of(data), **_margin(data))
         lacking = render.missing + render.empty
         if lacking:
             raise GlyphgenError(f"{refs[0]} has no glyph for {', '.join(repr(c) for c in lacking[:5])}")

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from glyphgen.data.augment import AugmentConfig, augment
 from glyphgen.data.glyphset import GlyphSet
+from glyphgen.errors import GlyphgenError
 from glyphgen.methods.base import Method
 
 
@@ -65,6 +66,12 @@ class GlyphModule(L.LightningModule):
         self.ema = AveragedModel(method, multi_avg_fn=_warmup_ema(train_cfg.ema_decay), use_buffers=True)
         self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
+        if method.uses_styles:
+            if glyphs.styles is None:
+                raise GlyphgenError(
+                    f"{method.family} models learn from glyphs grouped by face; this data has none (use source faces)"
+                )
+            self.register_buffer("styles", torch.from_numpy(glyphs.styles), persistent=False)  # (N,) int64
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # optimiser steps done (checkpointed)
         # wall-clock seconds spent training, summed over resumes (checkpointed; model cards report it)
         self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
@@ -97,12 +104,13 @@ class GlyphModule(L.LightningModule):
         x = augment(x, self.augment_cfg, self.batch_gen)
         if self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, (self.labels[index] if self.use_labels else None)
+        extra = {"styles": self.styles[index]} if self.method.uses_styles else {}
+        return x, (self.labels[index] if self.use_labels else None), extra
 
     def training_step(self, _step_number, *_):
         step = int(self.step)
-        x, y = self._batch()
-        losses, logs = self.method.loss(x, y, step)
+        x, y, extra = self._batch()
+        losses, logs = self.method.loss(x, y, step, **extra)
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         for name, opt in zip(self.group_names, optimizers, strict=True):
@@ -320,7 +328,12 @@ def fit(
     if train_cfg.channels_last:
         method = method.to(memory_format=torch.channels_last)
     # Before the EMA copy is made; a resumed run recomputes the same buffers, then loads them from the checkpoint.
-    method.prepare(torch.from_numpy(glyphs.images), torch.from_numpy(glyphs.labels))
+    method.prepare(
+        torch.from_numpy(glyphs.images),
+        torch.from_numpy(glyphs.labels),
+        styles=None if glyphs.styles is None else torch.from_numpy(glyphs.styles),
+        content=None if glyphs.content is None else torch.from_numpy(glyphs.content),
+    )
     module = GlyphModule(method, glyphs, train_cfg, run_dir, use_labels, meta)
     strategy = train_cfg.strategy
     if strategy == "ddp":

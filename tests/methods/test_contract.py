@@ -19,6 +19,7 @@ TINY = {  # family: (config options, classes it is built with)
     "vae": ({"latent": 4, "base_width": 4, "depth": 2}, 0),
     "cvae": ({"latent": 4, "width": 4, "hidden": 8}, 3),
     "gan": ({"latent": 8, "base_width": 4}, 3),
+    "style": ({"widths": (8, 16), "attention": (), "timesteps": 20, "sample_steps": 3, "encoder_width": 8}, 3),
 }
 
 
@@ -73,7 +74,10 @@ def test_trajectories_are_one_tensor_and_reach_a_callback(family):
             method.sample([0], return_trajectory=True)
         return
     seen = []
-    x, trajectory = method.sample([0, 1], return_trajectory=True, callback=lambda k, frame: seen.append((k, frame)))
+    labels = torch.tensor([0, 1]) if method.capabilities().needs_labels else None
+    x, trajectory = method.sample(
+        [0, 1], labels, return_trajectory=True, callback=lambda k, frame: seen.append((k, frame))
+    )
     assert trajectory.dim() == 5 and trajectory.shape[1:] == x.shape
     assert 0 <= trajectory.min() and trajectory.max() <= 1
     assert torch.equal(trajectory[-1], x)  # the last frame is the sample

@@ -56,6 +56,14 @@ def cache_key(cfg: DataConfig) -> str:
 
         inputs["fonts"] = [[*_file_fingerprint(s.path), s.index] for s in _font_specs(cfg, parse_font)]
         inputs["pillow"] = _version("pillow")
+    elif cfg.source == "faces":
+        from glyphgen.data import faces
+
+        fs = faces.face_set(cfg.faces)
+        specs = faces.resolve((fs.content, *fs.faces(cfg.split)))
+        inputs["fonts"] = [[*_file_fingerprint(s.path), s.index] for s in specs]
+        inputs["split"] = faces.split_file()
+        inputs["pillow"] = _version("pillow")
     elif cfg.source == "mix":
         inputs["parts"] = [cache_key(part) for part in cfg.part_configs()]  # each part's inputs, files included
     elif cfg.path:
@@ -90,6 +98,12 @@ def build(cfg: DataConfig, *, progress: bool = False) -> GlyphSet:
         glyphs = _build_kanjivg(cfg, progress)
     elif cfg.source == "font":
         glyphs = _build_fonts(cfg, progress)
+    elif cfg.source == "faces":
+        from glyphgen.data import faces
+
+        chars = get_charset(cfg.charset or faces.face_set(cfg.faces).charset)
+        chars = chars[: cfg.limit] if cfg.limit else chars
+        glyphs = faces.build(cfg.faces, cfg.split, cfg.size, cfg.margin, chars, progress)
     elif cfg.source == "mix":
         from glyphgen.data.glyphset import merge
 

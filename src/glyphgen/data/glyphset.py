@@ -4,6 +4,7 @@ Convention (the same for every source):
     images  (N, C, H, W) uint8, ink HIGH: 0 = blank paper, 255 = full ink. C is 1 for glyphs, 3 for RGB sets.
     labels  (N,) int64, index into `classes` (the character, or a class name for non-glyph sets)
     styles  (N,) int64, index into `style_names` (font or writer), or None where a source has no style
+    content (len(classes), C, H, W) uint8, the neutral content glyph of each class (the style sets), or None
 
 Models read images as float in [0, 1] (`to_float`) and map them to their own range ([-1, 1] for diffusion and GANs,
 [0, 1] for the VAEs and the dream model). On disk a GlyphSet is an .npz of plain arrays, loaded with
@@ -29,6 +30,7 @@ class GlyphSet:
     styles: np.ndarray | None = None  # (N,) int64 into style_names
     style_names: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)  # provenance: source, skipped glyphs, counts per style
+    content: np.ndarray | None = None  # (len(classes), C, H, W) uint8: each class's content glyph (data/faces.py)
 
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
@@ -44,6 +46,13 @@ class GlyphSet:
             self.styles = np.asarray(self.styles, dtype=np.int64)
             if len(self.styles) != len(self.images):
                 raise ValueError(f"{len(self.images)} images but {len(self.styles)} styles")
+        if self.content is not None:
+            self.content = np.ascontiguousarray(self.content)
+            if self.content.dtype != np.uint8 or self.content.shape != (len(self.classes), *self.images.shape[1:]):
+                raise ValueError(
+                    f"content must be ({len(self.classes)}, {', '.join(map(str, self.images.shape[1:]))}) uint8, "
+                    f"got {self.content.shape} {self.content.dtype}"
+                )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,6 +71,7 @@ class GlyphSet:
             None if self.styles is None else self.styles[index],
             list(self.style_names),
             dict(self.info),
+            self.content,
         )
 
     def to_float(self):
@@ -85,6 +95,8 @@ class GlyphSet:
         )
         if self.styles is not None:
             arrays["styles"] = self.styles
+        if self.content is not None:
+            arrays["content"] = self.content
         np.savez(tmp, **arrays)
         tmp.replace(path)
 
@@ -99,6 +111,7 @@ class GlyphSet:
                     styles=z["styles"] if "styles" in z.files else None,
                     style_names=[str(s) for s in z["style_names"]],
                     info=json.loads(str(z["info"])),
+                    content=z["content"] if "content" in z.files else None,
                 )
         except (OSError, ValueError, KeyError) as e:
             raise GlyphgenError(f"cannot read glyph set {path}: {e}; delete it to re-render") from e
@@ -109,6 +122,8 @@ def merge(sets: list[GlyphSet], names: list[str] | None = None) -> GlyphSet:
     labels renumbered, and each part's styles kept apart under "<name>/<style>" (name: the part's index or `names`)."""
     if not sets:
         raise GlyphgenError("nothing to merge")
+    if any(g.content is not None for g in sets):
+        raise GlyphgenError("a face set (source faces) carries content glyphs and cannot be part of a mix")
     names = names or [str(i) for i in range(len(sets))]
     shapes = {g.shape for g in sets}
     if len(shapes) > 1:

@@ -12,6 +12,7 @@ FAMILIES = {
     "vae": ("glyphgen.methods.vae", "VAE"),
     "cvae": ("glyphgen.methods.cvae", "CVAE"),
     "gan": ("glyphgen.methods.gan", "GAN"),
+    "style": ("glyphgen.methods.style", "Style"),
 }
 
 

@@ -134,9 +134,20 @@ class Method(nn.Module):
         self.num_classes = num_classes  # 0 = unconditional
         self.sampling_defaults: dict = {}  # an export's own sampling defaults (config.json's "sampling" section)
 
-    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        """Called once with the whole training set before training, (N, C, H, W) uint8 and (N,) int64: a family
-        that derives fixed buffers from the data (the DDPM's class prototypes) computes them here."""
+    uses_styles: ClassVar[bool] = False  # loss() also takes styles=(B,) int64, the face of each glyph
+
+    def prepare(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        styles: torch.Tensor | None = None,
+        content: torch.Tensor | None = None,
+    ) -> None:
+        """Called once with the whole training set before training, (N, C, H, W) uint8 and (N,) int64, with its
+        faces (N,) and content glyphs (num_classes, C, H, W) uint8 where the data has them: a family that derives
+        fixed buffers from the data (the DDPM's class prototypes, the style family's content glyphs) or draws from
+        it while training (the style family's references) takes them here."""
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per optimiser; one Adam each. Families with adversarial parts return several ("g", "d")."""

@@ -61,8 +61,9 @@ BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 
 
 @dataclass
-class DDPMConfig(MethodConfig):
-    """Denoising diffusion: noise schedule, training target and loss, denoiser size, sampler defaults."""
+class DiffusionConfig(MethodConfig):
+    """Denoising diffusion: noise schedule, training target and loss, denoiser size, sampler defaults (the fields
+    every diffusion family shares)."""
 
     lr: float = 2e-4  # Adam learning rate (Ho et al. 2020 use 2e-4)
     timesteps: int = 1000  # diffusion steps T of the training process
@@ -70,7 +71,6 @@ class DDPMConfig(MethodConfig):
     prediction: Literal["eps", "x0", "v"] = "eps"  # what the network predicts: the noise, the clean image, or v
     loss: Literal["l2", "l1"] = "l2"  # distance between prediction and target
     min_snr_gamma: float = 0.0  # Min-SNR-gamma loss weighting (Hang et al. 2023), 5 is their choice; 0 = off
-    cond_drop: float = 0.1  # chance of training on the null label (for classifier-free guidance); num_classes > 0
     widths: tuple[int, ...] = SMALL_WIDTHS  # U-Net channels per resolution level; (64, 128, 256, 256) is GANji's size
     blocks: int = 2  # residual blocks per U-Net level
     attention: tuple[int, ...] = (16, 8)  # feature-map sizes (pixels) with self-attention
@@ -79,7 +79,6 @@ class DDPMConfig(MethodConfig):
     sampler: Sampler = "dpm++"  # default sampler
     sample_steps: int = 20  # default sampling steps for ddim and dpm++ (ddpm uses all timesteps unless told)
     guidance: float = 1.0  # default guidance scale w: 0 = unconditional, 1 = conditional, > 1 = guided
-    prototype: int = 0  # conditional models: side (px) of each class's mean-glyph input channel; 0 = embedding only
     patch: int = 1  # U-Net on patch x patch pixel blocks folded into channels; attention sizes count those blocks
 
     def __post_init__(self):
@@ -87,19 +86,30 @@ class DDPMConfig(MethodConfig):
         self.widths, self.attention = tuple(self.widths), tuple(self.attention)  # YAML gives lists
         if self.timesteps < 2:
             raise GlyphgenError(f"timesteps = {self.timesteps} is too few; use at least 2 (1000 is usual)")
-        if not 0 <= self.cond_drop < 1:
-            raise GlyphgenError(f"cond_drop = {self.cond_drop} is out of range; use 0 <= cond_drop < 1")
         if self.min_snr_gamma < 0:
             raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
-        if self.prototype < 0:
-            raise GlyphgenError(f"prototype = {self.prototype} must be >= 0 (0 = off, e.g. 16 for 32 px glyphs)")
         if self.patch < 1:
             raise GlyphgenError(f"patch = {self.patch} must be >= 1 (1 = off, 2 halves the U-Net's working size)")
         if not 1 <= self.sample_steps <= self.timesteps:
             raise GlyphgenError(f"sample_steps = {self.sample_steps} is out of range; use 1 to {self.timesteps}")
 
 
-def noise_scheduler(config: DDPMConfig):
+@dataclass
+class DDPMConfig(DiffusionConfig):
+    """Denoising diffusion: noise schedule, training target and loss, denoiser size, sampler defaults."""
+
+    cond_drop: float = 0.1  # chance of training on the null label (for classifier-free guidance); num_classes > 0
+    prototype: int = 0  # conditional models: side (px) of each class's mean-glyph input channel; 0 = embedding only
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.cond_drop < 1:
+            raise GlyphgenError(f"cond_drop = {self.cond_drop} is out of range; use 0 <= cond_drop < 1")
+        if self.prototype < 0:
+            raise GlyphgenError(f"prototype = {self.prototype} must be >= 0 (0 = off, e.g. 16 for 32 px glyphs)")
+
+
+def noise_scheduler(config: DiffusionConfig):
     """The training noise process; every sampler's scheduler is built from its config."""
     from diffusers import DDPMScheduler
 
@@ -205,7 +215,143 @@ def sample_loop(
     return (x, trajectory) if return_trajectory else x
 
 
-class DDPM(Method):
+class Diffusion(Method):
+    """What every diffusion family shares: the U-Net on (optionally patch-folded) glyphs, diffusers' noise process,
+    the simple loss and the samplers. A family adds its conditions: `denoise(x_t, t, ...)` and `loss` (DDPM: class
+    labels and prototypes; style: a content glyph and a style code)."""
+
+    def __init__(
+        self,
+        config: DiffusionConfig,
+        image_shape: tuple[int, int, int],
+        num_classes: int = 0,
+        *,
+        extra_inputs: int = 0,
+        cond_vector: bool = False,
+        scale_shift: bool = False,
+    ):
+        super().__init__(config, image_shape, num_classes)
+        c, h, w = self.image_shape
+        if h != w:
+            raise GlyphgenError(f"{self.family} models need square images, got {h}x{w}")
+        self.patch = config.patch
+        if h % self.patch:
+            raise GlyphgenError(f"patch = {self.patch} does not divide the {h} px images; use a divisor of {h}")
+        self.folded = c * self.patch**2  # the U-Net's channels: each of the image's channels, once per pixel of a block
+        self.net = build_unet(
+            self.folded,
+            h // self.patch,
+            widths=config.widths,
+            blocks=config.blocks,
+            attention=config.attention,
+            dropout=config.dropout,
+            num_classes=0 if cond_vector else num_classes,
+            impl=config.unet,
+            extra_inputs=extra_inputs * self.patch**2,
+            cond_vector=cond_vector,
+            scale_shift=scale_shift,
+        )
+        self.noise = noise_scheduler(config)
+
+    def unet(self, x_in: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
+        """The U-Net on x_t with its conditioning channels (B, C + extra, H, W): folded into patches and the
+        prediction unfolded on a patch model."""
+        if self.patch == 1:
+            return self.net(x_in, t, y)
+        return F.pixel_shuffle(self.net(F.pixel_unshuffle(x_in, self.patch), t, y), self.patch)
+
+    def diffusion_loss(self, x: torch.Tensor, denoise: Callable) -> tuple[dict[str, torch.Tensor], dict]:
+        """The simple loss (Ho et al. 2020) on the target `cfg.prediction`, Min-SNR weighted when asked, for glyphs x
+        (B, C, H, W) in [0, 1]; `denoise(x_t, t)` is the network with its conditions bound (called once)."""
+        cfg = self.config
+        x0 = x * 2 - 1  # (B, C, H, W) in [-1, 1], ink high
+        b = x0.shape[0]
+        t = torch.randint(0, cfg.timesteps, (b,), device=x0.device)
+        eps = torch.randn_like(x0)
+        x_t = self.noise.add_noise(x0, eps, t)
+        if cfg.prediction == "eps":
+            target = eps
+        elif cfg.prediction == "x0":
+            target = x0
+        else:
+            target = self.noise.get_velocity(x0, eps, t)
+        pred = denoise(x_t, t)
+        dist = F.mse_loss if cfg.loss == "l2" else F.l1_loss
+        per_image = dist(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))  # (B,)
+        logs = {}
+        if cfg.min_snr_gamma > 0:
+            # The weights are derived for L2; with L1 they still cap the easy low-noise steps, which is the point.
+            ab = self.noise.alphas_cumprod.to(x0.device)[t]
+            weight = min_snr_weight(ab / (1 - ab), cfg.min_snr_gamma, cfg.prediction)
+            logs["loss_unweighted"] = per_image.mean().item()
+            per_image = per_image * weight
+        loss = per_image.mean()
+        logs["loss"] = loss.item()
+        return {"model": loss}, logs
+
+    @classmethod
+    def option_limits(cls, config: DiffusionConfig) -> dict[str, int]:
+        return {"steps": config.timesteps}
+
+    @classmethod
+    def options_for(cls, config: DiffusionConfig) -> DDPMOptions:
+        return DDPMOptions(sampler=config.sampler, steps=config.sample_steps, guidance=config.guidance)
+
+    def run_sampler(
+        self,
+        net: Callable,
+        seeds: list[int],
+        y: torch.Tensor | None,
+        null_class: int,
+        return_trajectory: bool,
+        callback: Callable | None,
+        options: dict,
+    ):
+        """Check the sampling options and run the sampler from one noise draw per seed with `net(x_t, t, y)` as the
+        denoiser (`y` None or per-image conditions, `null_class` the y of the unconditional prediction); returns
+        images in [0, 1] (and the trajectory when asked)."""
+        cfg = self.config
+        opts = self.sample_options(**options)
+        sampler = opts.sampler
+        if sampler not in SAMPLERS:
+            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
+        # the ancestral sampler takes every training timestep unless told fewer
+        steps = cfg.timesteps if sampler == "ddpm" and options.get("steps") is None else opts.steps
+        if isinstance(steps, float) and not steps.is_integer():
+            raise GlyphgenError(f"steps = {steps} must be a whole number")
+        steps = int(steps)
+        if not 1 <= steps <= cfg.timesteps:
+            raise GlyphgenError(f"steps = {steps} is out of range; use 1 to {cfg.timesteps}")
+        guidance = check_finite(opts.guidance, "guidance", 0.0, 100.0)
+        device = next(self.parameters()).device
+
+        scheduler = sampler_scheduler(sampler, self.noise)
+        scheduler.set_timesteps(steps, device=device)
+        gens = generators(seeds)
+        x_T = randn_per_image(gens, self.image_shape, device)
+        was_training = self.training
+        self.eval()  # dropout off while sampling
+        try:
+            report = None if callback is None else (lambda k, x: callback(k, _to_unit(x)))
+            out = sample_loop(net, scheduler, x_T, gens, y, guidance, null_class, return_trajectory, report)
+        finally:
+            self.train(was_training)
+        if return_trajectory:
+            x, trajectory = out
+            return _to_unit(x), _to_unit(torch.stack(trajectory))
+        return _to_unit(out)
+
+    @torch.no_grad()
+    def noising(self, x0: torch.Tensor, seed: int, n: int) -> list[torch.Tensor]:
+        """The forward process on one glyph: x_t ~ q(x_t | x0) at n timesteps from 0 to T-1, one noise draw (seed),
+        each (C, H, W) in [0, 1]. The left half of the noising/denoising strip figure."""
+        eps = randn_per_image(generators([seed]), self.image_shape, x0.device)[0]
+        ts = torch.linspace(0, self.config.timesteps - 1, n).round().long()
+        x0 = x0 * 2 - 1
+        return [_to_unit(self.noise.add_noise(x0, eps, t.view(1))) for t in ts]
+
+
+class DDPM(Diffusion):
     """Denoising diffusion (Ho et al. 2020) with eps, x0 or v prediction, Min-SNR weighting and classifier-free
     guidance; the denoiser is `glyphgen.models.unet`, the noise process and samplers are diffusers schedulers."""
 
@@ -214,35 +360,18 @@ class DDPM(Method):
     options_class = DDPMOptions
 
     def __init__(self, config: DDPMConfig, image_shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, image_shape, num_classes)
-        c, h, w = self.image_shape
-        if h != w:
-            raise GlyphgenError(f"DDPM needs square images, got {h}x{w}")
-        self.prototype = config.prototype if num_classes else 0
-        if self.prototype > h:
-            raise GlyphgenError(f"prototype = {self.prototype} is larger than the {h} px images; use at most {h}")
-        self.patch = config.patch
-        if h % self.patch:
-            raise GlyphgenError(f"patch = {self.patch} does not divide the {h} px images; use a divisor of {h}")
-        folded = c * self.patch**2  # the U-Net's channels: each of the image's channels, once per pixel of a block
+        c, h, _ = image_shape
+        prototype = config.prototype if num_classes else 0
+        if prototype > h:
+            raise GlyphgenError(f"prototype = {prototype} is larger than the {h} px images; use at most {h}")
+        super().__init__(config, image_shape, num_classes, extra_inputs=c if prototype else 0)
+        self.prototype = prototype
         if self.prototype:
             # (num_classes + 1, C, p, p) in [0, 1]; the last row (null class) stays blank
             self.register_buffer("prototypes", torch.zeros(num_classes + 1, c, self.prototype, self.prototype))
-        self.net = build_unet(
-            folded,
-            h // self.patch,
-            widths=config.widths,
-            blocks=config.blocks,
-            attention=config.attention,
-            dropout=config.dropout,
-            num_classes=num_classes,
-            impl=config.unet,
-            extra_inputs=folded if self.prototype else 0,
-        )
-        self.noise = noise_scheduler(config)
 
     @torch.no_grad()
-    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor, **_) -> None:
         if not self.prototype:
             return
         n, size = self.num_classes, self.prototype
@@ -261,54 +390,22 @@ class DDPM(Method):
             proto = self.prototypes[index].float()
             cond = F.interpolate(proto, size=x_t.shape[-2:], mode="bilinear", align_corners=False)
             x_in = torch.cat([x_t, (cond * 2 - 1).to(x_t.dtype)], dim=1)
-        if self.patch == 1:
-            return self.net(x_in, t, y)
-        return F.pixel_shuffle(self.net(F.pixel_unshuffle(x_in, self.patch), t, y), self.patch)
+        return self.unet(x_in, t, y)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> tuple[dict[str, torch.Tensor], dict]:
-        cfg = self.config
-        x0 = x * 2 - 1  # (B, C, H, W) in [-1, 1], ink high
-        b = x0.shape[0]
-        t = torch.randint(0, cfg.timesteps, (b,), device=x0.device)
-        eps = torch.randn_like(x0)
-        x_t = self.noise.add_noise(x0, eps, t)
-        if cfg.prediction == "eps":
-            target = eps
-        elif cfg.prediction == "x0":
-            target = x0
-        else:
-            target = self.noise.get_velocity(x0, eps, t)
-        if self.num_classes:
-            y = None if y is None else drop_labels(y, cfg.cond_drop, self.num_classes)
-        else:
-            y = None  # an unconditional model ignores the labels the data layer always provides
-        pred = self.denoise(x_t, t, y)
-        dist = F.mse_loss if cfg.loss == "l2" else F.l1_loss
-        per_image = dist(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))  # (B,)
-        logs = {}
-        if cfg.min_snr_gamma > 0:
-            # The weights are derived for L2; with L1 they still cap the easy low-noise steps, which is the point.
-            ab = self.noise.alphas_cumprod.to(x0.device)[t]
-            weight = min_snr_weight(ab / (1 - ab), cfg.min_snr_gamma, cfg.prediction)
-            logs["loss_unweighted"] = per_image.mean().item()
-            per_image = per_image * weight
-        loss = per_image.mean()
-        logs["loss"] = loss.item()
-        return {"model": loss}, logs
+        def denoise(x_t, t):
+            labels = y if self.num_classes else None  # an unconditional model ignores the data layer's labels
+            if labels is not None:
+                labels = drop_labels(labels, self.config.cond_drop, self.num_classes)
+            return self.denoise(x_t, t, labels)
+
+        return self.diffusion_loss(x, denoise)
 
     @classmethod
     def capabilities_for(cls, num_classes: int) -> Capabilities:
         return Capabilities(
             takes_labels=num_classes > 0, draws_chars=num_classes > 0, trajectory=True, samplers=SAMPLERS
         )
-
-    @classmethod
-    def option_limits(cls, config: DDPMConfig) -> dict[str, int]:
-        return {"steps": config.timesteps}
-
-    @classmethod
-    def options_for(cls, config: DDPMConfig) -> DDPMOptions:
-        return DDPMOptions(sampler=config.sampler, steps=config.sample_steps, guidance=config.guidance)
 
     @torch.no_grad()
     def sample(
@@ -328,51 +425,11 @@ class DDPM(Method):
         return_trajectory  also return x_t after every step, x_T first, as one (steps + 1, N, C, H, W) tensor in [0, 1]
         callback    callback(k, x) after step k, x (N, C, H, W) in [0, 1]
         """
-        cfg = self.config
-        opts = self.sample_options(**options)
-        sampler = opts.sampler
-        if sampler not in SAMPLERS:
-            raise GlyphgenError(f"unknown sampler {sampler!r}; choose one of {', '.join(repr(s) for s in SAMPLERS)}")
-        # the ancestral sampler takes every training timestep unless told fewer
-        steps = cfg.timesteps if sampler == "ddpm" and options.get("steps") is None else opts.steps
-        if isinstance(steps, float) and not steps.is_integer():
-            raise GlyphgenError(f"steps = {steps} must be a whole number")
-        steps = int(steps)
-        if not 1 <= steps <= cfg.timesteps:
-            raise GlyphgenError(f"steps = {steps} is out of range; use 1 to {cfg.timesteps}")
-        guidance = check_finite(opts.guidance, "guidance", 0.0, 100.0)
         seeds = list(seeds)
         if not seeds:
             raise GlyphgenError("no seeds given; pass one seed per image")
-        device = next(self.parameters()).device
-        y = check_labels(labels, len(seeds), self.num_classes, device)
-
-        scheduler = sampler_scheduler(sampler, self.noise)
-        scheduler.set_timesteps(steps, device=device)
-        gens = generators(seeds)
-        x_T = randn_per_image(gens, self.image_shape, device)
-        was_training = self.training
-        self.eval()  # dropout off while sampling
-        try:
-            report = None if callback is None else (lambda k, x: callback(k, _to_unit(x)))
-            out = sample_loop(
-                self.denoise, scheduler, x_T, gens, y, guidance, self.num_classes, return_trajectory, report
-            )
-        finally:
-            self.train(was_training)
-        if return_trajectory:
-            x, trajectory = out
-            return _to_unit(x), _to_unit(torch.stack(trajectory))
-        return _to_unit(out)
-
-    @torch.no_grad()
-    def noising(self, x0: torch.Tensor, seed: int, n: int) -> list[torch.Tensor]:
-        """The forward process on one glyph: x_t ~ q(x_t | x0) at n timesteps from 0 to T-1, one noise draw (seed),
-        each (C, H, W) in [0, 1]. The left half of the noising/denoising strip figure."""
-        eps = randn_per_image(generators([seed]), self.image_shape, x0.device)[0]
-        ts = torch.linspace(0, self.config.timesteps - 1, n).round().long()
-        x0 = x0 * 2 - 1
-        return [_to_unit(self.noise.add_noise(x0, eps, t.view(1))) for t in ts]
+        y = check_labels(labels, len(seeds), self.num_classes, next(self.parameters()).device)
+        return self.run_sampler(self.denoise, seeds, y, self.num_classes, return_trajectory, callback, options)
 
     def diffusers_pipeline(self):
         """This model as a diffusers `DDPMPipeline` (UNet2DModel + DDPMScheduler), for `save_pretrained`.

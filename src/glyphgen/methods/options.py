@@ -55,4 +55,5 @@ FAMILY_OPTIONS: dict[str, type[SampleOptions]] = {
     "vae": LatentOptions,
     "cvae": LatentOptions,
     "gan": LatentOptions,
+    "style": DDPMOptions,
 }
