@@ -137,6 +137,7 @@ def test_style_evaluation_scores_held_out_faces_against_both_baselines(tmp_path)
             for k in (1, 2):
                 row = table[f"{name}/{cond}/k{k}"]
                 assert 0 < row["l1"] < 1 and -1 <= row["ssim"] <= 1 and 0 <= row["top1"] <= 1
+                assert 0 <= row["style_top1"] <= 1
     assert table["content/seen/k1"] == table["content/seen/k2"]  # the content baseline takes no references
     assert table["model/seen/k1"]["l1"] != table["model/seen/k2"]["l1"]  # the model does
     assert set(r["faces"]) == set(r["heldout_faces"]) and len(r["heldout_faces"]) == 5

@@ -13,6 +13,13 @@ Each target is scored against f's real glyph of it:
     top1        content accuracy: the recogniser reads the asked-for character (the real glyphs' own top-1 beside it)
     fgd         Fréchet distance of the generated set to the real set, every face pooled (when the set is large
                 enough for the recogniser's feature covariance)
+    style_top1  style accuracy by retrieval: the generated glyph's face embedding is nearest to its own face's
+                centroid among all held-out faces (centroids of each face's real glyphs that are not targets). The
+                face embedding (`FaceEmbedding`) is a linear discriminant analysis of the channel means and standard
+                deviations of the recogniser's conv stages at the glyph's own resolution (the style statistics of
+                AdaIN, Huang & Belongie 2017), fitted on the training faces only; the real glyphs' own retrieval
+                accuracy is reported beside it (0.92 on the kanji held-out faces, 0.81 Latin, with half the
+                characters as centroids).
 Two baselines are scored the same way in the same run: `content` (the content face's glyph of the character: no
 style at all) and `nearest` (the character in the training face whose glyphs of the reference characters are nearest
 in L1 to the references: the best a font picker could do). Seen and unseen characters are reported apart.
@@ -26,6 +33,8 @@ import torch
 from glyphgen.errors import GlyphgenError
 
 KS = (1, 4, 8, 16)
+METRICS = ("l1", "ssim", "perceptual", "top1", "style_top1")
+TRAIN_GLYPHS_PER_FACE = 150  # training glyphs per face that fit the face embedding
 CONDITIONS = ("seen", "unseen")
 
 
@@ -35,8 +44,9 @@ def _ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ssim(a, b, data_range=1.0, reduction="none")
 
 
-def _scores(features, gen: np.ndarray, real: np.ndarray, labels: np.ndarray, classes, rec_classes) -> dict:
-    """Per-glyph scores of uint8 (N, 1, H, W) `gen` against `real` (same characters `labels`)."""
+def _scores(features, embedding, face: int, gen, real, labels, classes, rec_classes) -> dict:
+    """Per-glyph scores of uint8 (N, 1, H, W) `gen` against `real` (same characters `labels`) of held-out face
+    number `face`."""
     from glyphgen.eval import metrics as M
 
     g, r = torch.from_numpy(gen).float() / 255, torch.from_numpy(real).float() / 255
@@ -49,14 +59,56 @@ def _scores(features, gen: np.ndarray, real: np.ndarray, labels: np.ndarray, cla
         "ssim": _ssim(g, r).numpy(),
         "perceptual": perceptual.numpy(),
         "top1": np.where(target >= 0, pred == target, np.nan),
+        "style_top1": (embedding.retrieve(gen) == face).astype(np.float64),
         "features": fg,
     }
+
+
+class FaceEmbedding:
+    """Glyph -> face embedding (see the module docstring); `fit` on training faces, then `centroids` of the faces
+    to retrieve among and `retrieve` the nearest one."""
+
+    def __init__(self, recognizer, size: int):
+        self.net, self.size = recognizer.eval(), size
+
+    @torch.no_grad()
+    def statistics(self, images: np.ndarray) -> np.ndarray:
+        from glyphgen.models.recognizer import resize
+
+        x = torch.from_numpy(images).float() / 255
+        out = []
+        for k in range(0, len(x), 256):
+            h, stats, relus = resize(x[k : k + 256], self.size) * 2 - 1, [], 0
+            for layer in self.net.body:
+                h = layer(h)
+                if isinstance(layer, torch.nn.ReLU):
+                    relus += 1
+                    if relus % 2 == 0:  # the end of each stage
+                        stats.append(torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3))], dim=1))
+            out.append(torch.cat(stats, dim=1))
+        return torch.cat(out).numpy()
+
+    def fit(self, images: np.ndarray, faces: np.ndarray) -> FaceEmbedding:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        self.lda = LinearDiscriminantAnalysis().fit(self.statistics(images), faces)
+        return self
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.lda.transform(self.statistics(images))
+
+    def centroids(self, per_face: list[np.ndarray]) -> None:
+        self.centres = np.stack([self(images).mean(axis=0) for images in per_face])
+
+    def retrieve(self, images: np.ndarray) -> np.ndarray:
+        e = self(images)
+        return ((e[:, None] - self.centres[None]) ** 2).sum(-1).argmin(axis=1)
 
 
 def _summary(rows: list[dict], features, real_feats) -> dict:
     from glyphgen.eval import metrics as M
 
-    out = {k: float(np.nanmean(np.concatenate([r[k] for r in rows]))) for k in ("l1", "ssim", "perceptual", "top1")}
+    out = {k: float(np.nanmean(np.concatenate([r[k] for r in rows]))) for k in METRICS}
     fake_feats = torch.cat([r["features"] for r in rows])
     enough = len(fake_feats) >= M.min_samples(features.num_features)
     out["fgd"] = M.fgd(features, real_feats, fake_feats) if enough else None
@@ -113,11 +165,20 @@ def evaluate_style(
             raise GlyphgenError(f"held-out face {face_id} has {len(seen_idx)} seen characters; need {ks[-1] + 1}")
         ref_idx, rest = seen_idx[: ks[-1]], seen_idx[ks[-1] :]
         targets = {"seen": rest[:per_face], "unseen": rng.permutation(unseen_idx)[:per_face]}
-        plan.append((face_id, ref_idx, targets))
+        plan.append((face_id, ref_idx, targets, mine))
+
+    train = load_data(
+        DataConfig(source="faces", faces=fs.name, size=size, margin=margin, charset=data.get("charset", ""))
+    )
+    fit_idx = np.concatenate(
+        [rng.permutation(np.flatnonzero(train.styles == f))[:TRAIN_GLYPHS_PER_FACE] for f in range(len(fs.train))]
+    )
+    embedding = FaceEmbedding(features.net, size).fit(train.images[fit_idx], train.styles[fit_idx])
+    embedding.centroids([held.images[np.setdiff1d(mine, np.concatenate(list(t.values())))] for *_, t, mine in plan])
 
     # The nearest-training-face baseline renders what it needs from the training faces (characters of references
     # and targets), which no training step saw for the held-out characters: it is a baseline, not training data.
-    need = sorted({classes[held.labels[i]] for _, r, t in plan for i in np.concatenate([r, *t.values()])})
+    need = sorted({classes[held.labels[i]] for _, r, t, _ in plan for i in np.concatenate([r, *t.values()])})
     index = {c: k for k, c in enumerate(need)}
     train_glyphs = []  # per training face: (len(need), H, W) uint8, with a mask of the characters it has
     for spec in train_specs:
@@ -134,13 +195,22 @@ def evaluate_style(
     by_face = {}
     total = len(plan) * len(ks)
     bar = tqdm(total=total, desc="style eval", unit="face x k", disable=not progress)
-    for face_id, ref_idx, targets in plan:
+    for f, (face_id, ref_idx, targets, _) in enumerate(plan):
         by_face[face_id] = {"kind": fs.kinds().get(face_id, "")}
         for cond in CONDITIONS:
             idx = targets[cond]
             if len(idx):
                 real_rows[cond].append(
-                    _scores(features, held.images[idx], held.images[idx], held.labels[idx], classes, rec_classes)
+                    _scores(
+                        features,
+                        embedding,
+                        f,
+                        held.images[idx],
+                        held.images[idx],
+                        held.labels[idx],
+                        classes,
+                        rec_classes,
+                    )
                 )
         for k in ks:
             refs = held.images[ref_idx[:k]]
@@ -163,11 +233,11 @@ def evaluate_style(
                     [arr[index[classes[y]]] if has[index[classes[y]]] else held.content[y, 0] for y in labels]
                 )[:, None]
                 for name, images in (("model", gen), ("content", held.content[labels]), ("nearest", near)):
-                    r = _scores(features, images, held.images[idx], labels, classes, rec_classes)
+                    r = _scores(features, embedding, f, images, held.images[idx], labels, classes, rec_classes)
                     rows[(name, k, cond)].append(r)
                     by_face[face_id].setdefault(
                         f"{name}/{cond}/k{k}",
-                        {m: float(np.nanmean(r[m])) for m in ("l1", "ssim", "perceptual", "top1")},
+                        {m: float(np.nanmean(r[m])) for m in METRICS},
                     )
             bar.update()
     bar.close()
