@@ -133,6 +133,19 @@ MAX_REFERENCE_BYTES = 4 * 1024 * 1024  # per reference image file
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
+def read_picture(path: str | Path) -> Image.Image:
+    """One reference image file as RGBA; too large (over 4 MB) or unreadable is a one-line error naming it."""
+    path = Path(path)
+    if path.stat().st_size > MAX_REFERENCE_BYTES:
+        raise GlyphgenError(f"{path}: {path.stat().st_size / 2**20:.1f} MB; a reference image is at most 4 MB")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGBA")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise GlyphgenError(f"{path.name}: not a readable image ({e})") from None
+
+
 def load_references(
     refs: list[str], ref_chars: str | None, shape: tuple[int, int, int], data: dict | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -182,14 +195,7 @@ def load_references(
             raise GlyphgenError(f"--ref-chars names {len(wanted)} characters for {len(files)} reference images")
         pictures, chars, names = [], [], []
         for k, path in enumerate(files):
-            if path.stat().st_size > MAX_REFERENCE_BYTES:
-                raise GlyphgenError(f"{path}: {path.stat().st_size / 2**20:.1f} MB; a reference image is at most 4 MB")
-            try:
-                with Image.open(path) as im:
-                    im.load()
-                    pictures.append(im.convert("RGBA"))
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-                raise GlyphgenError(f"{path}: not a readable image ({e})") from None
+            pictures.append(read_picture(path))
             chars.append(wanted[k] if wanted else (path.stem if len(path.stem) == 1 else ""))
             names.append(str(path))
     glyphs = []

@@ -34,6 +34,12 @@ TINY = {
     ),
     "vae": ("vae", {"latent": 8, "base_width": 4, "depth": 2}, (1, 16, 16), []),
     "gan": ("gan", {"latent": 8, "base_width": 4}, (1, 16, 16), []),
+    "style": (
+        "style",
+        {"widths": (8, 16), "attention": (), "timesteps": 20, "sample_steps": 3, "encoder_width": 8},
+        (1, 16, 16),
+        list("ABab12"),
+    ),
 }
 CARD = "# tiny cvae\n\nA model card written by hand: trained on nothing at all."
 

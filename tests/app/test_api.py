@@ -71,6 +71,16 @@ def test_write_in_style_with_an_uploaded_drawing(client, drawing_png):
     assert Image.open(framed).size[0] > 0 and Image.open(written).size[0] > 0
 
 
+def test_a_style_model_writes_from_uploaded_glyph_images(client, drawing_png):
+    files = [handle_file(str(drawing_png))] * 3
+    out = client.predict(
+        "style", EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, "Ab 12", 0, True, 0, 2, 1.0, files, api_name="/write_in_style"
+    )
+    framed, written = out[5], out[6]
+    assert Image.open(framed).size[0] >= 3 * 16  # the three uploads, framed side by side
+    assert Image.open(written).size[0] > 0
+
+
 def test_font_returns_the_font_a_preview_and_notes(client):
     font, preview, notes = client.predict(
         model="ddpm", text="永字", family="Api Brush", seed=0, steps=2, guidance=1.0, api_name="/font"

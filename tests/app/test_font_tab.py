@@ -31,7 +31,7 @@ def family_name(path) -> str:
 
 
 def test_only_conditional_models_are_offered(handlers):
-    assert handlers.font_models() == ["cvae", "ddpm"]
+    assert handlers.font_models() == ["cvae", "ddpm", "style"]
 
 
 def test_font_of_typed_characters(handlers):

@@ -48,8 +48,8 @@ def zip_names(path) -> list[str]:
 def test_library_finds_every_family_with_cards(handlers):
     lib = handlers.library
     assert sorted(lib.names()) == sorted(TINY)
-    assert lib.names(can="writes_in_style") == ["cvae"]
-    assert sorted(lib.names(conditional=True)) == ["cvae", "ddpm"]
+    assert lib.names(can="writes_in_style") == ["cvae", "style"]
+    assert sorted(lib.names(conditional=True)) == ["cvae", "ddpm", "style"]
     assert lib.entry("cvae").card == CARD  # a README.md is the card
     vae_card = lib.entry("vae").card  # else the card `glyphgen export` writes, from config.json and metrics.json
     assert "`vae`" in vae_card and "16x16" in vae_card and "| fid | 12.5 |" in vae_card and "7 steps" in vae_card
@@ -245,6 +245,25 @@ def test_write_in_style(handlers):
     np.testing.assert_array_equal(np.asarray(noisy.image), np.asarray(again.image))
 
 
+def test_a_style_model_reads_drawings_with_the_recogniser_and_writes_with_its_sampling_options(handlers):
+    from glyphgen.eval.features import load_features
+    from glyphgen.eval.metrics import class_map
+
+    glyphs, used, recognised = handlers.read_style("style", [drawing("seven"), drawing("bar")])
+    features, meta = load_features()
+    columns = class_map(list("ABab12"), meta["classes"])
+    logits = features.logits(torch.from_numpy(glyphs))[:, torch.from_numpy(columns)]
+    for k in used:  # the shipped recogniser's best guess among the model's own characters
+        top = recognised[k]
+        assert set(top) <= set("ABab12") and next(iter(top)) == "ABab12"[int(logits[k].argmax())]
+    p = handlers.write_in_style("style", [drawing("seven"), drawing("bar")], "Ab 12", steps=2)
+    assert len(zip_names(p.files[1])) == 4
+    again = handlers.write_in_style("style", [drawing("seven"), drawing("bar")], "Ab 12", steps=3)
+    assert not np.array_equal(np.asarray(p.image), np.asarray(again.image))  # steps reached the sampler
+    with pytest.raises(GlyphgenError, match="steps"):
+        handlers.write_in_style("style", [drawing("seven")], "Ab", steps=10_000)
+
+
 def test_write_in_style_without_text_writes_the_character_set(models_dir, tmp_path):
     small = Handlers(Library([models_dir]), Limits(images=10), out=tmp_path)
     p = small.write_in_style("cvae", [drawing("seven")], "")
@@ -258,7 +277,7 @@ def test_write_in_style_without_text_writes_the_character_set(models_dir, tmp_pa
         ("cvae", [], {}, "canvases are empty"),
         ("cvae", [None] * 6, {}, "at most 5"),
         ("cvae", [drawing("seven")], {"randomness": 4}, "randomness 4.0 is out of range"),
-        ("ddpm", [drawing("seven")], {}, "ddpm model; to write in your style pick a cvae"),
+        ("ddpm", [drawing("seven")], {}, "ddpm model; to write in your style pick a style or cvae"),
     ],
 )
 def test_write_in_style_errors(handlers, model, drawings, options, match):

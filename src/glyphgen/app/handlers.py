@@ -48,6 +48,7 @@ class Limits:
     text: int = 200  # characters typed, spaces and line breaks included
     frames: int = 48  # frames of a dream animation
     drawings: int = 5  # canvases read for a style
+    uploads: int = 16  # glyph images uploaded for a style (beside the canvases)
     guidance: float = 20.0  # classifier-free guidance scale
     randomness: float = 3.0  # style randomness (multiples of the style's standard deviation)
     font_glyphs: int = 200  # glyphs in one font (each drawn, traced to outlines and checked)
@@ -104,6 +105,7 @@ class Handlers:
         self.limits = limits or Limits()
         self.out = Path(out) if out else Path(tempfile.mkdtemp(prefix="glyphgen-app-"))
         self.keep_seconds = 3600.0
+        self._recognizer = None  # the shipped recogniser, loaded on first use (reads drawings for style models)
 
     # ---- models ----------------------------------------------------------------------------------------------
 
@@ -181,29 +183,70 @@ class Handlers:
         images = self._sample(method, entry, _seeds(seed, len(labels)), labels, sampler, steps, guidance)
         return self._page_pictures(page, images, entry.meta["image_shape"])
 
-    def read_style(self, model: str, drawings) -> tuple[np.ndarray, list[int], list[dict[str, float] | None]]:
-        """Frame the drawings and recognise them: (glyphs (S, C, H, W), their canvas indices, top-3 per canvas)."""
-        method, entry = self._load_able(model, "writes_in_style", "write in your style", "a cvae")
+    def read_style(
+        self, model: str, drawings, uploads=None
+    ) -> tuple[np.ndarray, list[int], list[dict[str, float] | None]]:
+        """Frame the drawings (and uploaded glyph images, after them) and recognise them: (glyphs (S, C, H, W),
+        their indices among drawings + uploads, top-3 per drawing or upload)."""
+        from glyphgen.sketch import read_picture
+
+        method, entry = self._load_able(model, "writes_in_style", "write in your style", "a style or cvae")
         drawings = list(drawings or [])
         if len(drawings) > self.limits.drawings:
             raise GlyphgenError(f"{len(drawings)} drawings sent; this app reads at most {self.limits.drawings}")
+        uploads = [u for u in (uploads or []) if u]
+        if len(uploads) > self.limits.uploads:
+            raise GlyphgenError(f"{len(uploads)} images uploaded; this app reads at most {self.limits.uploads}")
+        drawings += [read_picture(u) for u in uploads]
         glyphs, used = frame_all(drawings, tuple(entry.meta["image_shape"]), entry.meta.get("data"))
-        _, _, probs = method.encode_style(torch.from_numpy(glyphs))
+        probs = self._read_glyphs(method, entry, glyphs)
         recognised: list[dict[str, float] | None] = [None] * len(drawings)
         for k, p in zip(used, probs, strict=True):
             top = p.topk(min(3, len(p)))
             recognised[k] = {entry.classes[i]: round(float(v), 4) for v, i in zip(top.values, top.indices, strict=True)}
         return glyphs, used, recognised
 
+    def _read_glyphs(self, method, entry, glyphs: np.ndarray) -> torch.Tensor:
+        """(S, num_classes) probabilities of the model's characters for framed glyphs: the model's own reading
+        where it has one (cvae), else the shipped recogniser's over the characters both know."""
+        probs = method.class_probs(torch.from_numpy(glyphs))
+        if probs is not None:
+            return probs
+        from glyphgen.eval.features import load_features
+        from glyphgen.eval.metrics import class_map
+
+        if self._recognizer is None:
+            self._recognizer = load_features()
+        features, meta = self._recognizer
+        columns = class_map(entry.classes, meta["classes"])  # model class -> recogniser class (-1: unknown)
+        logits = features.logits(torch.from_numpy(glyphs))
+        known = torch.from_numpy(columns >= 0)
+        out = torch.full((len(glyphs), len(entry.classes)), float("-inf"))
+        out[:, known] = logits[:, torch.from_numpy(columns[columns >= 0])]
+        return out.softmax(dim=1)
+
     def write_in_style(
-        self, model: str, drawings, text: str = "", randomness: float = 0.0, average: bool = True, seed: int = 0
+        self,
+        model: str,
+        drawings,
+        text: str = "",
+        randomness: float = 0.0,
+        average: bool = True,
+        seed: int = 0,
+        steps=None,
+        guidance=None,
+        uploads=None,
     ) -> Pictures:
-        """Encode the style of the drawn characters and render `text` (empty: the whole character set) in it."""
+        """Encode the style of the drawn (and uploaded) characters and render `text` (empty: the whole character
+        set) in it. randomness: the style variance of a latent model (cvae); steps, guidance: a diffusion model's
+        sampling."""
         randomness = _float(randomness, "randomness")
         if not 0 <= randomness <= self.limits.randomness:
             raise GlyphgenError(f"randomness {randomness} is out of range; use 0 to {self.limits.randomness}")
-        glyphs, _, recognised = self.read_style(model, drawings)
+        glyphs, _, recognised = self.read_style(model, drawings, uploads)
         method, entry = self.library.load(model)
+        names = {f.name for f in dataclasses.fields(entry.options)}
+        options = {"temperature": randomness} if "temperature" in names else self._options(entry, None, steps, guidance)
         notes = []
         if not (text or "").strip():
             chars = entry.classes[: self.limits.images]
@@ -213,7 +256,7 @@ class Handlers:
         page = self._page(text, entry.classes)
         labels = torch.tensor([label for _, label in page.glyphs])
         images = method.write(
-            torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), temperature=randomness
+            torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), **options
         )
         pictures = self._page_pictures(page, images, entry.meta["image_shape"])
         pictures.notes = notes + pictures.notes

@@ -9,6 +9,7 @@ module is imported after the package has switched Gradio and the hub offline.)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import gradio as gr
@@ -141,6 +142,13 @@ def _sampling_controls(handlers: Handlers, dropdown, key: str, with_sampler: boo
     return sampler, steps, guidance
 
 
+def _has_option(handlers: Handlers, model: str, option: str) -> bool:
+    """Whether the model's family has a sampling option (its `SampleOptions`), e.g. a latent model's temperature."""
+    if not model:
+        return False
+    return option in {f.name for f in dataclasses.fields(handlers.library.entry(model).options)}
+
+
 def _seed():
     return gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED - 1024, label="seed")
 
@@ -215,10 +223,12 @@ def build(handlers: Handlers) -> gr.Blocks:
                 )
 
             with gr.Tab("Your style", id="style", elem_id="tab-style"):
-                smodel = _model_picker(handlers, lib.names(can="writes_in_style"), "style model (cvae)", "style")
+                smodel = _model_picker(handlers, lib.names(can="writes_in_style"), "style model", "style")
                 gr.Markdown(
-                    "Pick the **brush** and draw a character on one or more canvases; the model reads each "
-                    "drawing (its guess and confidence appear below it), then writes your text in that style.",
+                    "Pick the **brush** and draw a character on one or more canvases, or upload images of single "
+                    "glyphs (scans, photos; 8 of one style is plenty); each is read (the guess appears below a "
+                    "drawing), then your text is written in that style. Latin style models read each canvas as "
+                    "the letter's em box: draw small letters low and small, as between the lines.",
                     latex_delimiters=[],
                 )
                 sketches, guesses = [], []
@@ -232,8 +242,30 @@ def build(handlers: Handlers) -> gr.Blocks:
                         stext = gr.Textbox(
                             label="text (empty: every character the model knows)", lines=2, max_length=limits.text
                         )
-                        randomness = gr.Slider(0, limits.randomness, 0, step=0.1, label="randomness (style variance)")
+                        uploads = gr.File(
+                            label="glyph images (optional)",
+                            file_count="multiple",
+                            file_types=["image"],
+                            type="filepath",
+                            elem_id="style-uploads",
+                        )
+                        randomness = gr.Slider(
+                            0,
+                            limits.randomness,
+                            0,
+                            step=0.1,
+                            label="randomness (style variance)",
+                            visible=_has_option(handlers, smodel.value, "temperature"),
+                        )
                         average = gr.Checkbox(True, label="average the styles (else: one drawing per character)")
+                        _, ssteps, sguidance = _sampling_controls(handlers, smodel, "style", with_sampler=False)
+                        smodel.change(
+                            lambda name: gr.update(visible=_has_option(handlers, name, "temperature")),
+                            smodel,
+                            randomness,
+                            api_visibility="undocumented",
+                            queue=False,
+                        )
                         sseed = _seed()
                         sbutton = gr.Button("Write in my style", variant="primary", elem_id="style-button")
                     with gr.Column(scale=3):
@@ -246,7 +278,7 @@ def build(handlers: Handlers) -> gr.Blocks:
 
                 sbutton.click(
                     _messages(api.write_in_style),
-                    [smodel, *sketches, stext, randomness, average, sseed],
+                    [smodel, *sketches, stext, randomness, average, sseed, ssteps, sguidance, uploads],
                     [*guesses, framed, simage, sfiles, sstatus],
                     api_name="write_in_style",
                     **run,
@@ -369,12 +401,16 @@ class Routes:
         randomness: float,
         average: bool,
         seed: int,
+        steps: int | None = None,
+        guidance: float | None = None,
+        uploads: list[str] | None = None,
     ):
-        """Five drawings (sketchpad values; empty ones skipped) and a text -> (top-3 guess per drawing x 5, the
-        drawings as the model sees them, the text in their style, [picture, zip], notes)."""
+        """Five drawings (sketchpad values; empty ones skipped), uploaded glyph images and a text -> (top-3 guess
+        per drawing x 5, the glyphs as the model sees them, the text in their style, [picture, zip], notes).
+        randomness: a latent model's style variance; steps, guidance: a diffusion model's sampling."""
         drawings = [drawing_1, drawing_2, drawing_3, drawing_4, drawing_5]
-        p = self.h.write_in_style(model, drawings, text, randomness, average, seed)
-        return (*p.recognised, str(p.framed), *_shown(p))
+        p = self.h.write_in_style(model, drawings, text, randomness, average, seed, steps, guidance, uploads)
+        return (*p.recognised[: len(drawings)], str(p.framed), *_shown(p))
 
     def dream(self, model: str, seed: int, sampler: str, steps: int, guidance: float, char: str, frames: int):
         """One glyph from noise -> (GIF animation, strip PNG, [GIF, strip])."""

@@ -169,6 +169,11 @@ class Method(nn.Module):
     def capabilities(self) -> Capabilities:
         return self.capabilities_for(self.num_classes)
 
+    def class_probs(self, glyphs: torch.Tensor) -> torch.Tensor | None:
+        """The model's own reading of glyphs (N, C, H, W) in [0, 1]: (N, num_classes) class probabilities, or None
+        for a family that has no classifier (the app then asks the shipped recogniser)."""
+        return None
+
     @property
     def writes_in_style(self) -> bool:
         return self.capabilities().writes_in_style

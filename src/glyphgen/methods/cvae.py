@@ -140,6 +140,10 @@ class CVAE(Method):
         return mu, logvar, logits.softmax(dim=1)
 
     @torch.no_grad()
+    def class_probs(self, glyphs: torch.Tensor) -> torch.Tensor:
+        return self.encode_style(glyphs)[2]
+
+    @torch.no_grad()
     def recognize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's class head as a recogniser: (predicted label (N,) int64, its probability (N,))."""
         _, _, probs = self.encode_style(x)

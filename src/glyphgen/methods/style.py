@@ -196,18 +196,27 @@ class Style(Diffusion):
         return self._draw(None, seeds, labels, return_trajectory, callback, options)
 
     @torch.no_grad()
-    def write(self, style_images: torch.Tensor, labels, seeds=None, return_trajectory=False, callback=None, **options):
+    def write(
+        self,
+        style_images: torch.Tensor,
+        labels,
+        seeds=None,
+        average: bool = True,
+        return_trajectory=False,
+        callback=None,
+        **options,
+    ):
         """Characters `labels` in the style of `style_images` ((S, C, H, W) or (C, H, W) glyphs in [0, 1], ink high,
         framed like the training data: S from 1 to 64 of one face): (N, C, H, W) in [0, 1]. seeds default to
-        0..N-1; options as for `sample`."""
+        0..N-1; average=False styles output k by reference k mod S alone; options as for `sample`."""
         refs = check_images(torch.as_tensor(style_images), self.image_shape, "reference glyphs")
         if len(refs) > MAX_REFS:
             raise GlyphgenError(f"{len(refs)} reference glyphs given; give 1 to {MAX_REFS}")
         labels = torch.as_tensor(labels).flatten()
         seeds = list(range(len(labels))) if seeds is None else seeds
-        return self._draw(refs, seeds, labels, return_trajectory, callback, options)
+        return self._draw(refs, seeds, labels, return_trajectory, callback, options, average)
 
-    def _draw(self, refs, seeds, labels, return_trajectory, callback, options):
+    def _draw(self, refs, seeds, labels, return_trajectory, callback, options, average=True):
         seeds = list(seeds)
         if not seeds:
             raise GlyphgenError("no seeds given; pass one seed per image")
@@ -221,8 +230,10 @@ class Style(Diffusion):
         try:
             if refs is None:
                 code = self.null_style.expand(n, -1)
-            else:
+            elif average:
                 code = self.encode_style(refs.to(device)[None]).expand(n, -1)
+            else:  # one reference per output, in turn
+                code = self.encode_style(refs.to(device)[:, None])[torch.arange(n, device=device) % len(refs)]
         finally:
             self.train(was_training)
         net = self.conditioned(self.content_of(y), code)
