@@ -188,8 +188,12 @@ def train_cmd(
     run_dir = run_dir if resume else runs.make_run_dir(cfg)
     t0 = time.perf_counter()
     module = runs.train(cfg, run_dir, resume=bool(resume))
+    if module.global_rank != 0:  # every process of a multi-process run gets here; one of them speaks
+        return
+    agree = f"; {module.trainer.world_size} processes, identical weights" if module.ranks_agree else ""
     typer.echo(
-        f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s; run folder: {run_dir}"
+        f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s{agree}; "
+        f"run folder: {run_dir}"
     )
     typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png")
 

@@ -64,6 +64,10 @@ class GlyphModule(L.LightningModule):
         self.classes = list(glyphs.classes)
         self.meta = meta or {}  # provenance written into every export (data and training configs)
         self.ema = AveragedModel(method, multi_avg_fn=_warmup_ema(train_cfg.ema_decay), use_buffers=True)
+        # The EMA copy is updated by hand, never by gradients; parameters that require grad but get none would stop
+        # DDP ("parameters that were not used in producing the loss").
+        self.ema.requires_grad_(False)
+        self.ranks_agree: bool | None = None  # multi-process runs: every rank ended with the same weights
         self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
         if method.uses_styles:
@@ -192,7 +196,8 @@ class RunFolder(L.Callback):
             record = {
                 "step": step,
                 **logs,
-                "images_per_s": round(steps_since * self.cfg.batch_size / (now - self._t_last), 2),
+                # every rank trains its own batch each step: the run's throughput counts them all
+                "images_per_s": round(steps_since * self.cfg.batch_size * trainer.world_size / (now - self._t_last), 2),
                 "elapsed_s": round(float(module.train_seconds), 1),
             }
             self._t_last = now
@@ -267,9 +272,34 @@ class RunFolder(L.Callback):
             self._bar.close()
         if self._metrics:
             self._metrics.close()
+        if trainer.world_size > 1:
+            module.ranks_agree = _ranks_agree(trainer, module)
         if self.stop_signal is None:
             self.write_samples(trainer, module, int(module.step))
             self.write_strip(trainer, module)
+
+
+def _device_count(devices, accelerator: str) -> int:
+    """How many processes Lightning will start on this node for `devices` (a count, "auto", or a list "0,1")."""
+    if isinstance(devices, int):
+        return devices
+    if devices == "auto":
+        gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        return max(1, torch.cuda.device_count()) if gpu else 1
+    return len([d for d in str(devices).split(",") if d.strip()])
+
+
+def _ranks_agree(trainer, module) -> bool:
+    """Whether every process holds the same weights (DDP all-reduces gradients, so they must): a checksum of the
+    parameters per rank, gathered. A mismatch is an error, since the export comes from rank 0 alone."""
+    from glyphgen.errors import GlyphgenError
+
+    with torch.no_grad():
+        mine = torch.stack([torch.cat([p.detach().double().flatten() for p in module.method.parameters()]).sum()])
+    sums = trainer.strategy.all_gather(mine.to(module.device)).flatten().cpu()
+    if not torch.allclose(sums, sums[0].expand_as(sums), rtol=1e-9, atol=1e-9):
+        raise GlyphgenError(f"the {trainer.world_size} processes ended with different weights: {sums.tolist()}")
+    return True
 
 
 def _warmup_ema(decay: float):
@@ -336,12 +366,13 @@ def fit(
     )
     module = GlyphModule(method, glyphs, train_cfg, run_dir, use_labels, meta)
     strategy = train_cfg.strategy
-    if strategy == "ddp":
-        # Families with several parameter groups (gan) step one group at a time, so some parameters get no gradient
-        # in a step; plain DDP would stop with an error, so plain "ddp" means DDP that tolerates unused parameters.
-        strategy = "ddp_find_unused_parameters_true"
     devices = train_cfg.devices
     devices = int(devices) if devices.isdigit() else devices
+    several = _device_count(devices, train_cfg.accelerator) > 1 or train_cfg.num_nodes > 1
+    if strategy == "ddp" or (strategy == "auto" and several):
+        # Families with several parameter groups (gan) step one group at a time, so some parameters get no gradient
+        # in a step; plain DDP would stop with an error, so DDP for them tolerates unused parameters.
+        strategy = "ddp_find_unused_parameters_true" if len(method.param_groups()) > 1 else "ddp"
     trainer = L.Trainer(
         max_epochs=-1,
         max_steps=-1,
