@@ -193,6 +193,9 @@ def test_two_process_ddp_on_cpu_with_the_default_strategy(tmp_path, family):
     assert proc.returncode == 0, err[-3000:]
     assert out.count("trained ") == 1 and "to step 2" in out and "2 processes, identical weights" in out
     assert (tmp_path / "ddp" / "model" / "model.safetensors").is_file()
+    again = _cli("train", "--resume", str(tmp_path / "ddp"), "--steps", "2")
+    _, err = again.communicate(timeout=120)
+    assert again.returncode != 0 and "has trained 2 steps already and 2 are asked for" in err
     resumed = _cli("train", "--resume", str(tmp_path / "ddp"), "--steps", "3", env={"MASTER_PORT": port})
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-3000:]

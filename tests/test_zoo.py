@@ -135,3 +135,30 @@ def test_export_sets_sampling_defaults_the_family_has_in_their_own_section(weigh
     assert bad.exit_code == 2 and "unknown sampling option 'steps'" in bad.output and "temperature" in bad.output
     bad = runner.invoke(app, ["export", str(tmp_path / "d"), str(tmp_path / "g"), "--sampler", "euler"])
     assert bad.exit_code == 2 and "sampler = 'euler' is not allowed; choose one of" in bad.output
+
+
+def test_exported_files_are_readable_by_everyone_and_leave_no_temporaries(tmp_path):
+    import stat
+
+    from glyphgen import checkpoint
+    from glyphgen.methods import get_family
+
+    cls = get_family("vae")
+    method = cls(cls.config_class(latent=4, base_width=4, depth=2), (1, 16, 16))
+    folder = checkpoint.export(method, tmp_path / "m")
+    checkpoint.copy_export(folder, tmp_path / "copy", half=True)
+    for f in (*folder.iterdir(), *(tmp_path / "copy").iterdir()):
+        assert stat.S_IMODE(f.stat().st_mode) & 0o044 == 0o044, f  # group and others may read (not 0600)
+        assert not f.name.endswith(".tmp"), f
+
+
+def test_the_python_api_loads_a_shipped_model_and_samples_asked_for_characters():
+    import glyphgen
+
+    model = glyphgen.load("kanji-ddpm-cond")
+    labels = model.labels("永字")
+    assert [model.classes[i] for i in labels] == ["永", "字"] and not model.training
+    images = model.sample(seeds=[0, 1], labels=labels, steps=2)
+    assert images.shape == (2, 1, 32, 32) and 0 <= images.min() and images.max() <= 1
+    with pytest.raises(GlyphgenError, match="was not trained on"):
+        model.labels("A")

@@ -9,7 +9,6 @@ a one-line `GlyphgenError`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,12 +37,13 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
         "classes": list(classes or []),
         **(extra or {}),
     }
-    tmp = folder / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION), "family": method.family})
-    os.replace(tmp, folder / WEIGHTS)
-    tmp = folder / (CONFIG + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / CONFIG)
+    from glyphgen.atomic import atomic_path, write_text
+
+    # A unique temporary name per writer (two processes exporting at once cannot mix their files), world-readable
+    # like any exported file, renamed over the old one.
+    with atomic_path(folder / WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION), "family": method.family})
+    write_text(folder / CONFIG, json.dumps(config, indent=2, ensure_ascii=False))
     return folder
 
 
@@ -90,10 +90,11 @@ def copy_export(
         if found.is_file():
             files[EVAL] = found.read_bytes()
             break
+    from glyphgen.atomic import atomic_path
+
     for name, data in files.items():
-        tmp = folder / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
     return folder
 
 

@@ -160,7 +160,7 @@ class _TrainCommand(TyperCommand):
     context_settings={**CONTEXT, "allow_extra_args": True, "ignore_unknown_options": True},
 )
 @dataclass_options(TrainConfig, "train", panel="Training", given_only=True)
-@dataclass_options(DataConfig, "data", panel="Data", given_only=True)
+@dataclass_options(DataConfig, "data", panel="Data", given_only=True, flags={"seed": "--data-seed"})
 def train_cmd(
     ctx: typer.Context,
     data: dict,

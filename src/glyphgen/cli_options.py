@@ -31,12 +31,34 @@ def _option_type(hint):
     return hint, None
 
 
+_METAVARS = {int: "INT", float: "FLOAT", str: "TEXT"}
+
+
+def _metavar(annotation, choices) -> str | None:
+    """What an option's value looks like: its choices when few, else its type (never a field name cut short)."""
+    if annotation is bool:
+        return None
+    if choices and len(choices) <= 4:
+        return "|".join(map(str, choices))
+    if typing.get_origin(annotation) is list:
+        return "A,B,..."
+    return _METAVARS.get(annotation, "TEXT")
+
+
 def dataclass_options(
-    cls, name: str, panel: str | None = None, exclude: tuple[str, ...] = (), given_only: bool = False
+    cls,
+    name: str,
+    panel: str | None = None,
+    exclude: tuple[str, ...] = (),
+    given_only: bool = False,
+    flags: dict[str, str] | None = None,
 ):
     """Decorator: expose every field of dataclass `cls` as an option; pass the built config as kwarg `name`.
 
-    given_only: pass a dict of only the options the user typed instead (to layer them over a YAML file)."""
+    given_only: pass a dict of only the options the user typed instead (to layer them over a YAML file).
+    flags: option names for fields whose own name another config of the same command already takes
+    ({"seed": "--data-seed"})."""
+    flags = flags or {}
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     fields = [f for f in dataclasses.fields(cls) if f.name not in exclude]
@@ -54,9 +76,9 @@ def dataclass_options(
             help_text = docs.get(f.name, "")
             if choices:
                 help_text += f" (one of: {', '.join(map(str, choices))})"
-            opt_name = "--" + f.name.replace("_", "-")
+            opt_name = flags.get(f.name, "--" + f.name.replace("_", "-"))
             decls = [f"{opt_name}/--no-{opt_name[2:]}"] if annotation is bool else [opt_name]
-            metavar = f.name.rstrip("s").upper() if annotation is not bool else None
+            metavar = _metavar(annotation, choices)
             option = typer.Option(
                 default, *decls, help=help_text, rich_help_panel=panel, show_default=True, metavar=metavar
             )

@@ -159,6 +159,16 @@ def make_run_dir(cfg: RunConfig) -> Path:
     return run_dir
 
 
+def _steps_done(run_dir: Path) -> int | None:
+    """The step of a run's latest export (written with every checkpoint), or None when it has none yet."""
+    import json
+
+    try:
+        return int(json.loads((run_dir / "model" / "config.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def find_resume(resume: str, out: str) -> Path:
     """`--resume latest` (newest run under `out`) or a run folder -> that run's folder."""
     if resume == "latest":
@@ -179,6 +189,13 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
     from glyphgen.data.dataset import load
     from glyphgen.train import fit
 
+    if resume:
+        done = _steps_done(run_dir)
+        if done is not None and cfg.train.steps <= done:
+            raise GlyphgenError(
+                f"{run_dir} has trained {done:,d} steps already and {cfg.train.steps:,d} are asked for; "
+                f"pass --steps above {done} to train on"
+            )
     (run_dir / "config.yaml").write_text(dump_yaml(cfg.to_dict()), encoding="utf-8")
     glyphs = load(cfg.data, progress=True)
     cls = get_family(cfg.model)
