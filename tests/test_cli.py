@@ -207,3 +207,29 @@ def test_sampling_commands_refuse_bad_requests_before_any_work(tmp_path, args, m
 def test_oversized_or_impossible_requests_are_refused_up_front(args, message):
     result = run(*args)
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize("command", [["sample"], ["write", "kanji-ddpm-cond", "永"], ["eval", "kanji-ddpm"], ["app"]])
+def test_every_command_that_runs_a_network_takes_a_device_and_threads(command):
+    import torch
+
+    result = run(*command, "-h")
+    assert "--device" in result.output and "--threads" in result.output
+    if not torch.cuda.is_available():
+        bad = run(*command, "--device", "cuda")
+        assert bad.exit_code != 0 and "sees no CUDA GPU here; use --device cpu" in bad.output
+    wrong = run(*command, "--device", "tpu")
+    assert wrong.exit_code != 0 and "unknown device 'tpu'" in wrong.output
+
+
+def test_sampling_on_the_cpu_with_one_thread(tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        result = run("sample", "kanji-ddpm", "--n", "2", "--steps", "2", "--device", "cpu", "--threads", "1",
+                     "-o", str(tmp_path / "s.png"))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)

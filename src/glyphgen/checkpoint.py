@@ -139,4 +139,6 @@ def load(folder: str | Path, expect_family: str | None = None) -> tuple[Method, 
     method.sampling_defaults = dict(meta.get("sampling") or {})
     method.sample_options()  # a "sampling" section the family cannot read fails here, naming the option
     # channels_last: ~2x faster 3x3 convolutions on CPU, and the layout the trainer's EMA weights sample in.
-    return method.to(memory_format=torch.channels_last).eval(), meta
+    from glyphgen import runtime
+
+    return method.to(runtime.device(), memory_format=torch.channels_last).eval(), meta

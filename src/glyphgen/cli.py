@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from glyphgen.cli_options import dataclass_options, sampling_options
+from glyphgen.cli_options import dataclass_options, runtime_options, sampling_options
 from glyphgen.config import DataConfig, TrainConfig
 from glyphgen.errors import GlyphgenError
 from glyphgen.eval.config import RecognizerConfig
@@ -200,6 +200,7 @@ def train_cmd(
 
 @app.command("sample")
 @sampling_options
+@runtime_options
 def sample_cmd(
     model: str = typer.Argument(
         None,
@@ -230,6 +231,7 @@ def sample_cmd(
 
 @app.command("write")
 @sampling_options
+@runtime_options
 def write_cmd(
     model: str = typer.Argument(..., help="A model that draws asked-for characters: shipped name, run or export."),
     text: str = typer.Argument(..., help="The text; each line of it is a line of glyphs (wrapped at 16)."),
@@ -260,6 +262,7 @@ def _write_page(model, text, out: Path, seed, refs, ref_chars, scale, sampling) 
 
 @app.command("style")
 @sampling_options
+@runtime_options
 def style_cmd(
     refs: list[str] = typer.Argument(
         ..., help="A few glyphs of the style: image files or a folder of them (file name = character), or a font file."
@@ -291,6 +294,7 @@ def style_cmd(
 
 @app.command("font")
 @sampling_options
+@runtime_options
 def font_cmd(
     model: str = typer.Argument(..., help="A model that draws asked-for characters: shipped name, run or export."),
     out: Path = typer.Option(..., "--out", "-o", help="The font file: .otf (CFF outlines) or .ttf (TrueType)."),
@@ -402,6 +406,7 @@ _REF_HELP = "Reference glyphs: train (the model's own data), kanjivg, font, digi
 
 @eval_app.command("model")
 @sampling_options
+@runtime_options
 def eval_model(
     model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
     n: int = typer.Option(2000, "--n", help="Samples to draw (capped at half the reference set)."),
@@ -483,6 +488,7 @@ def eval_train_recognizer(
 
 @app.command("compare")
 @sampling_options
+@runtime_options
 def compare_cmd(
     models: list[Path] = typer.Argument(..., help="Run folders or exported model folders."),
     n: int = typer.Option(2000, "--n", help="Samples per model (capped at half its reference set)."),
@@ -500,6 +506,7 @@ def compare_cmd(
 
 
 @app.command("app")
+@runtime_options
 def app_cmd(
     models: list[Path] = typer.Option(
         None, "--models", help="Folder of exported models or run folders (repeatable); default: shipped and ./runs."

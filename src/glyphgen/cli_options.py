@@ -157,3 +157,37 @@ def sampling_options(func):
 
     wrapper.__signature__ = sig.replace(parameters=_ordered(params))
     return wrapper
+
+
+def runtime_options(func):
+    """Decorator: `--device` and `--threads` for a command that runs networks (see glyphgen/runtime.py); they are
+    applied before the command runs, so every model it loads goes to that device."""
+    sig = inspect.signature(func)
+    resolved = typing.get_type_hints(func) if not hasattr(func, "__signature__") else {}
+    params = [p.replace(annotation=resolved.get(p.name, p.annotation)) for p in sig.parameters.values()]
+    params += [
+        inspect.Parameter(
+            "_runtime__device",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                "auto", "--device", help="Where networks run: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps."
+            ),
+            annotation=str,
+        ),
+        inspect.Parameter(
+            "_runtime__threads",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(0, "--threads", min=0, help="CPU threads for torch (0 = torch's default)."),
+            annotation=int,
+        ),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from glyphgen import runtime
+
+        runtime.configure(kwargs.pop("_runtime__device"), kwargs.pop("_runtime__threads"))
+        return func(*args, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=_ordered(params))
+    return wrapper

@@ -113,7 +113,7 @@ def draw_chars(
                 images.append(method.write(refs, part, seeds, **options))
             else:
                 images.append(method.sample(seeds, part, **options))
-    return torch.cat(images) if images else torch.zeros((0, *meta["image_shape"]))
+    return torch.cat(images).cpu() if images else torch.zeros((0, *meta["image_shape"]))
 
 
 def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **options) -> tuple[torch.Tensor, dict]:
@@ -134,7 +134,7 @@ def sample(model_path, n: int = 16, seed: int = 0, chars: str | None = None, **o
     seeds = [seed + k for k in range(n)]
     with torch.no_grad():
         images = method.sample(seeds, labels, **options)
-    return images, meta
+    return images.cpu(), meta
 
 
 def default_style_model(text: str) -> str:

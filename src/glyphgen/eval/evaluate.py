@@ -66,7 +66,7 @@ def sample_model(method, n: int, seed: int, num_classes: int, batch_size: int = 
         seeds = list(range(seed + s, seed + min(n, s + batch_size)))
         y = labels[s : s + len(seeds)] if labels is not None else None
         x = method.sample(seeds, y, **options)
-        out.append((x.clamp(0, 1) * 255 + 0.5).to(torch.uint8))
+        out.append((x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu())
     seconds = (time.perf_counter() - t0) / max(n, 1)
     return torch.cat(out).numpy(), (None if labels is None else labels.numpy()), seconds
 

@@ -227,7 +227,7 @@ def evaluate_style(
                     list(seed + np.arange(len(idx))),
                     **options,
                 )
-                gen = (gen.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+                gen = (gen.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
                 arr, has = train_glyphs[nearest]
                 near = np.stack(
                     [arr[index[classes[y]]] if has[index[classes[y]]] else held.content[y, 0] for y in labels]
