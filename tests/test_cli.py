@@ -233,3 +233,21 @@ def test_sampling_on_the_cpu_with_one_thread(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_sampling_again_replaces_the_single_glyphs_and_names_them_by_character_and_seed(tmp_path):
+    out = tmp_path / "s.png"
+    assert run("sample", "kanji-ddpm-cond", "--chars", "永字八法", "--steps", "2", "-o", str(out)).exit_code == 0
+    first = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert first == ["000-永-seed0.png", "001-字-seed1.png", "002-八-seed2.png", "003-法-seed3.png"]
+    assert (
+        run("sample", "kanji-ddpm-cond", "--chars", "日", "--seed", "7", "--steps", "2", "-o", str(out)).exit_code == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["000-日-seed7.png"]  # no glyph of the first call left
+    first_grid = out.read_bytes()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    result = run("sample", "kanji-ddpm-cond", "--chars", "月", "--seed", "3", "--steps", "2", "-o", str(out))
+    assert result.exit_code != 0 and "holds other files (notes.txt)" in result.output
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["000-日-seed7.png", "notes.txt"]  # untouched
+    assert out.read_bytes() == first_grid  # nor the grid: the folder is checked before sampling
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no hidden temporaries left behind

@@ -216,13 +216,18 @@ def sample_cmd(
 ):
     """Sample images from a trained or exported model into a grid and one PNG per image."""
     from glyphgen.generate import sample
-    from glyphgen.images import check_picture_path, save_each, save_grid
+    from glyphgen.images import check_glyph_folder, check_picture_path, glyph_file_name, save_each, save_grid
 
     check_picture_path(out)
+    folder = check_glyph_folder(out.with_suffix(""))
     images, meta = sample(model, n=n, seed=seed, chars=chars, **sampling)
     save_grid(images, out, scale=scale)
-    folder = out.with_suffix("")
-    save_each(images, folder)
+    classes = meta.get("classes") or []
+    if chars:
+        drawn = [c for c in chars if not c.isspace()]
+    else:  # a conditional model without --chars cycles through its characters
+        drawn = [classes[k % len(classes)] for k in range(len(images))] if classes else [None] * len(images)
+    save_each(images, folder, [glyph_file_name(k, seed + k, c) for k, c in enumerate(drawn)])
     from glyphgen.zoo import DEFAULT_MODEL
 
     name = model or DEFAULT_MODEL

@@ -58,16 +58,57 @@ def save_grid(images, path: str | Path, **options) -> Path:
     return path
 
 
-def save_each(images, folder: str | Path, prefix: str = "", invert: bool = True) -> list[Path]:
-    """Write every image as its own PNG (`{prefix}{k:05d}.png`)."""
+def glyph_file_name(k: int, seed: int, char: str | None = None) -> str:
+    """`007-永-seed42.png`: the image's place, its character (U+XXXX where a file name should not hold it) and seed."""
+    if char is None:
+        return f"{k:03d}-seed{seed}.png"
+    shown = char if char.isalnum() else f"U+{ord(char):04X}"
+    return f"{k:03d}-{shown}-seed{seed}.png"
+
+
+def check_glyph_folder(folder: str | Path) -> Path:
+    """A folder `save_each` may (re)write: absent, or holding PNG files only (checked before any sampling)."""
+    from glyphgen.errors import GlyphgenError
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k, image in enumerate(to_uint8(images)):
-        p = folder / f"{prefix}{k:05d}.png"
-        to_pil(image, invert=invert).save(p)
-        paths.append(p)
-    return paths
+    if folder.exists():
+        foreign = (
+            []
+            if not folder.is_dir()
+            else [p.name for p in folder.iterdir() if not (p.is_file() and p.suffix.lower() == ".png")]
+        )
+        if not folder.is_dir() or foreign:
+            raise GlyphgenError(
+                f"{folder} holds other files ({', '.join(foreign[:3]) or 'it is a file'}); the single glyphs go into "
+                "a folder named after --out: pick another --out"
+            )
+    return folder
+
+
+def save_each(images, folder: str | Path, names: list[str], invert: bool = True) -> list[Path]:
+    """Write image k as folder/names[k], replacing whatever an earlier call wrote there (so a second call never
+    leaves old glyphs among new ones): the folder is written beside as a hidden one and swapped in. A folder that
+    holds anything but PNG files is not glyphgen's to replace: a one-line error, nothing touched."""
+    import shutil
+    import tempfile
+
+    folder = check_glyph_folder(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for image, name in zip(to_uint8(images), names, strict=True):
+            to_pil(image, invert=invert).save(fresh / name)
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            folder.rename(old / folder.name)
+            fresh.rename(folder)
+            shutil.rmtree(old)
+        else:
+            fresh.rename(folder)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return [folder / name for name in names]
 
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
