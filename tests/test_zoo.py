@@ -162,3 +162,20 @@ def test_the_python_api_loads_a_shipped_model_and_samples_asked_for_characters()
     assert images.shape == (2, 1, 32, 32) and 0 <= images.min() and images.max() <= 1
     with pytest.raises(GlyphgenError, match="was not trained on"):
         model.labels("A")
+
+
+def test_cards_carry_hugging_face_metadata_and_a_use_line_that_works(tmp_path):
+    import yaml
+    from huggingface_hub import ModelCard
+
+    for model in zoo.shipped():
+        card = ModelCard.load(model.path / "README.md")  # the hub's own parser
+        assert card.data.library_name == "glyphgen" and card.data.license and "glyphgen" in card.data.tags
+    kanji = yaml.safe_load((zoo.find("kanji-ddpm") / "README.md").read_text().split("---")[1])
+    assert kanji["license"] == "cc-by-sa-3.0"  # KanjiVG's licence
+    cls = CVAE
+    method = cls(CVAEConfig(latent=4, width=4, hidden=8), (1, 28, 28), 3)
+    folder = export(method, tmp_path / "exports" / "mine", classes=list("abc"), extra={"data": {"source": "digits"}})
+    text = cards.render(folder)
+    assert f"glyphgen sample {folder} " in text  # a path sample can find, not a bare folder name
+    assert yaml.safe_load(text.split("---")[1])["license"] == "cc-by-4.0"

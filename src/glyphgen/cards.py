@@ -69,9 +69,42 @@ def data_licence(data: dict | None) -> str:
         elif source == "font":
             fonts = part.get("fonts") or ["the installed CJK fonts"]
             notices.append(f"glyphs rendered from {', '.join(map(str, fonts))}, under those fonts' own licences")
+        elif source == "faces":
+            notices.append(
+                f"glyphs rendered from the `{part.get('faces')}` faces of glyphgen's style split (Debian font "
+                "packages: SIL OFL, IPA, Arphic, GPL-with-font-exception and other free licences, each its own)"
+            )
         else:
             notices.append(f"the user's own {source} data, under its own licence")
     return "Trained on " + "; ".join(dict.fromkeys(notices)) + "." if notices else "Training data not recorded."
+
+
+def hub_metadata(meta: dict) -> str:
+    """The card's Hugging Face metadata block (YAML front matter, via huggingface_hub's ModelCardData): licence
+    from the training data, library, tags."""
+    import yaml
+    from huggingface_hub import ModelCardData
+
+    data = meta.get("data") or {}
+    parts = [yaml.safe_load(p) or {} for p in data.get("parts", [])] if data.get("source") == "mix" else [data]
+    sources = {p.get("source", "kanjivg") for p in parts}
+    licence = "cc-by-sa-3.0" if "kanjivg" in sources else "cc-by-4.0" if sources == {"digits"} else "other"
+    from glyphgen.errors import GlyphgenError
+    from glyphgen.generate import capabilities
+
+    try:
+        caps = capabilities(meta)
+    except GlyphgenError:  # a family this glyphgen does not know still gets a card
+        caps = None
+    tags = ["glyphgen", "glyph-generation", meta.get("family", "")]
+    tags += ["few-shot-font-generation"] if caps and caps.writes_in_style else []
+    card = ModelCardData(
+        license=licence,
+        library_name="glyphgen",
+        tags=[t for t in tags if t],
+        pipeline_tag="unconditional-image-generation" if not meta.get("num_classes") else "text-to-image",
+    )
+    return f"---\n{card.to_yaml()}\n---\n"
 
 
 def _minutes(seconds: float | None) -> str:
@@ -83,13 +116,14 @@ def render(folder: str | Path, name: str | None = None) -> str:
     folder = Path(folder)
     meta = read_config(folder)
     about = meta.get("about", "")
-    name = name or folder.name
     c, h, w = meta["image_shape"]
     params = parameter_count(folder / WEIGHTS)
     size_mb = (folder / WEIGHTS).stat().st_size / 1e6
     train = meta.get("train", {})
     classes = meta.get("classes") or []
-    lines = [f"# {name}", ""]
+    use_name = name or str(folder)  # a shipped model by its name; anything else by its path, which sample finds
+    name = name or folder.name
+    lines = [hub_metadata(meta) + f"# {name}", ""]
     if about:
         lines += [about, ""]
     kind = f"class-conditional on {len(classes):,} characters" if meta.get("num_classes") else "unconditional"
@@ -105,8 +139,9 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "## Use",
         "",
         "```",
-        f"glyphgen sample {name} --n 16 --out samples.png"
+        f"glyphgen sample {use_name} --n 16 --out samples.png"
         + (f" --chars {''.join(classes[:4])}" if classes and meta.get("num_classes") else ""),
+        *_style_use(use_name, meta, classes),
         "```",
         "",
         "## Evaluation",
@@ -129,6 +164,12 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _style_use(name: str, meta: dict, classes: list[str]) -> list[str]:
+    if (meta.get("data") or {}).get("source") != "faces":
+        return []
+    return [f"glyphgen style MyFont.otf --ref-chars {''.join(classes[:8])} --chars {''.join(classes[8:12])} -m {name}"]
 
 
 def evaluation(folder: Path, meta: dict) -> dict | None:

@@ -311,3 +311,10 @@ def test_dream_with_a_conditional_ddpm(handlers):
 def test_dream_errors(handlers, model, options, match):
     with pytest.raises(GlyphgenError, match=match):
         handlers.dream(model, **options)
+
+
+def test_cards_are_shown_without_their_hub_metadata():
+    from glyphgen import zoo
+
+    card = Library([zoo.WEIGHTS_DIR]).entry("kanji-ddpm").card
+    assert card.startswith("# kanji-ddpm") and "library_name" not in card

@@ -120,14 +120,23 @@ def _model_dirs(folder: Path, depth: int):
 
 
 def card(path: Path, meta: dict, name: str) -> str:
-    """The model card: README.md if present, else the card `glyphgen export` would write (cards.render)."""
+    """The model card: README.md if present, else the card `glyphgen export` would write (cards.render); shown
+    without its Hugging Face metadata block (YAML front matter), which is for the hub, not for readers."""
     readme = path / "README.md"
     if readme.is_file():
-        return readme.read_text(encoding="utf-8", errors="replace")
+        return _without_front_matter(readme.read_text(encoding="utf-8", errors="replace"))
     try:
-        return cards.render(path, name)
+        return _without_front_matter(cards.render(path, name))
     except (KeyError, TypeError, ValueError, OSError):  # a config.json too old or odd for a full card
         return f"### {name}\n\n**{meta.get('family')}** model; its config.json holds too little for a card"
+
+
+def _without_front_matter(text: str) -> str:
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end >= 0:
+            return text[end + 5 :].lstrip("\n")
+    return text
 
 
 class Library:
