@@ -383,7 +383,12 @@ def export_cmd(
     if card:
         cards.write(folder)
     if diffusers:
-        method.to(memory_format=torch.contiguous_format).diffusers_pipeline().save_pretrained(folder / "diffusers")
+        from glyphgen.atomic import write_text
+
+        method, _ = load(folder)  # with the export's own sampling defaults
+        method = method.to(memory_format=torch.contiguous_format)
+        method.diffusers_pipeline().save_pretrained(folder / "diffusers")
+        write_text(folder / "diffusers" / "README.md", method.diffusers_readme())
     typer.echo(
         f"exported {source} -> {folder}" + (f" (diffusers pipeline in {folder / 'diffusers'})" if diffusers else "")
     )

@@ -350,3 +350,24 @@ def test_patch_with_prototypes_and_bad_patches():
         make(patch=3)
     with pytest.raises(GlyphgenError, match="patch model"):
         make(patch=2, attention=(4,)).diffusers_pipeline()
+
+
+def test_the_diffusers_export_samples_with_the_models_own_sampler_and_says_images_are_ink_high(tmp_path):
+    from diffusers import DDPMPipeline, DPMSolverMultistepScheduler
+    from typer.testing import CliRunner
+
+    from glyphgen import checkpoint
+    from glyphgen.cli import app
+
+    method = DDPM(DDPMConfig(widths=(8, 16), blocks=1, attention=(), timesteps=20, sample_steps=3), (1, 16, 16))
+    checkpoint.export(method, tmp_path / "src")
+    result = CliRunner().invoke(
+        app, ["export", str(tmp_path / "src"), str(tmp_path / "out"), "--diffusers", "--steps", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    pipe = DDPMPipeline.from_pretrained(str(tmp_path / "out" / "diffusers"))
+    assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)
+    readme = (tmp_path / "out" / "diffusers" / "README.md").read_text()
+    assert "num_inference_steps=2" in readme and "ink high" in readme
+    images = pipe(batch_size=2, num_inference_steps=2, output_type="np").images
+    assert images.shape == (2, 16, 16, 1)

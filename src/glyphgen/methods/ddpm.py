@@ -452,7 +452,22 @@ class DDPM(Diffusion):
                 "a prototype-conditioned DDPM does not export to a diffusers pipeline (it also reads "
                 "the class prototype channel, which the pipeline cannot pass)"
             )
-        return DDPMPipeline(unet=self.net.unet, scheduler=noise_scheduler(self.config))
+        # The model's own sampler (DPM-Solver++ by default), so the pipeline samples as glyphgen does at the model's
+        # steps; it was trained on the same betas, which every scheduler built here shares.
+        return DDPMPipeline(unet=self.net.unet, scheduler=sampler_scheduler(self.default_options().sampler, self.noise))
+
+    def diffusers_readme(self) -> str:
+        """How to run the exported pipeline: the steps the model samples with, and what its images mean."""
+        opts = self.sample_options()
+        return (
+            "# A glyphgen DDPM as a diffusers pipeline\n\n"
+            f"Scheduler: {opts.sampler} (diffusers' {type(self.diffusers_pipeline().scheduler).__name__}), the sampler "
+            f"glyphgen uses for this model, at {opts.steps} steps:\n\n"
+            "```python\nfrom diffusers import DDPMPipeline\n\n"
+            'pipe = DDPMPipeline.from_pretrained("diffusers")\n'
+            f'images = pipe(batch_size=16, num_inference_steps={opts.steps}, output_type="np").images\n```\n\n'
+            "Images are **ink high**: white glyphs on black (1 - image gives dark ink on white paper).\n"
+        )
 
 
 def _to_unit(x: torch.Tensor) -> torch.Tensor:
