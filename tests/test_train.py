@@ -201,3 +201,29 @@ def test_two_process_ddp_on_cpu_with_the_default_strategy(tmp_path, family):
     assert resumed.returncode == 0, err[-3000:]
     assert "to step 3" in out and "identical weights" in out
     assert "Traceback" not in err and "grad strides" not in err
+
+
+def test_learning_rate_warm_up_and_cosine_decay_resume_exactly(tmp_path):
+    sched = {"lr_warmup": 2, "lr_schedule": "cosine"}
+    straight, run_dir = _run(tmp_path, "straight", 4, **sched)
+    lrs = [json.loads(line)["lr"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    base = 1e-3  # the vae's default lr; logged after each step: the rate of the next one
+    assert lrs == pytest.approx([base, base, base / 2, 0.0], abs=1e-12)
+    _run(tmp_path, "split", 2, **sched)
+    resumed, _ = _run(tmp_path, "split", 4, resume=True)
+    a, b = _state(straight), _state(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_gradient_clipping_reaches_the_optimiser_and_accumulation_sums_batches(tmp_path):
+    free, _ = _run(tmp_path, "free", 1)
+    clipped, _ = _run(tmp_path, "clipped", 1, grad_clip=1e-12)
+    start = {k: v for k, v in _run(tmp_path, "start", 1, lr_warmup=10**6)[0].method.state_dict().items()}
+    moved = {k: (free.method.state_dict()[k] - v).abs().max() for k, v in start.items() if v.is_floating_point()}
+    barely = {k: (clipped.method.state_dict()[k] - v).abs().max() for k, v in start.items() if v.is_floating_point()}
+    assert max(moved.values()) > 1e-4 and max(barely.values()) < 1e-6  # Adam's eps swamps a gradient clipped to 1e-12
+    module, run_dir = _run(tmp_path, "acc", 2, accumulate=3)
+    assert int(module.step) == 2
+    with pytest.raises(GlyphgenError, match="accumulate applies to families with one optimiser"):
+        _run(tmp_path, "gan-acc", 1, family="gan", accumulate=2)

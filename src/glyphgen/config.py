@@ -184,9 +184,6 @@ def field_docs(cls) -> dict[str, str]:
     return docs
 
 
-Family = Literal["dream", "ddpm", "vae", "cvae", "gan"]
-
-
 MAX_BATCH = 65_536  # a batch larger than this is a typo (1e8 once asked for 25.6 GB)
 
 
@@ -204,6 +201,10 @@ class TrainConfig:
     n_samples: int = 16  # images per sample grid
     log_every: int = 25  # append to metrics.jsonl every N steps
     seed: int = 0  # seeds weights, batches and noise; a resumed run restores the RNG state instead
+    lr_warmup: int = 0  # steps of linear learning-rate warm-up from 0 (0 = none)
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # after warm-up: constant, or cosine decay to 0 at `steps`
+    grad_clip: float = 0.0  # clip each optimiser's gradient norm to this (0 = off)
+    accumulate: int = 1  # batches whose gradients are summed per optimiser step (one-optimiser families)
     augment_rotate: float = 0.0  # random rotation, max degrees
     augment_translate: float = 0.0  # random shift, max fraction of the image side
     augment_scale: float = 0.0  # random zoom, max relative change
@@ -226,6 +227,11 @@ class TrainConfig:
                 raise GlyphgenError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.sample_every < 0:
             raise GlyphgenError(f"sample_every must be 0 (only at the end) or more, got {self.sample_every}")
+        if self.lr_warmup < 0 or self.grad_clip < 0 or self.accumulate < 1:
+            raise GlyphgenError(
+                f"lr_warmup {self.lr_warmup} and grad_clip {self.grad_clip} must be >= 0, accumulate "
+                f"{self.accumulate} >= 1"
+            )
         if self.snapshot_every < 0:
             raise GlyphgenError(f"snapshot_every must be 0 (none) or more, got {self.snapshot_every}")
         if self.batch_size > MAX_BATCH:

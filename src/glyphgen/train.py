@@ -96,12 +96,29 @@ class GlyphModule(L.LightningModule):
     def configure_optimizers(self):
         groups = self.method.param_groups()
         self.group_names = list(groups)
-        return [torch.optim.Adam(params, **self.method.optimizer_options(name)) for name, params in groups.items()]
+        if self.cfg.accumulate > 1 and len(groups) > 1:
+            raise GlyphgenError(
+                f"accumulate applies to families with one optimiser; {self.method.family} steps {len(groups)} in turn"
+            )
+        optimizers = [
+            torch.optim.Adam(params, **self.method.optimizer_options(name)) for name, params in groups.items()
+        ]
+        if not self.cfg.lr_warmup and self.cfg.lr_schedule == "constant":
+            return optimizers  # no scheduler at all: checkpoints of such runs stay as they were
+        schedule = _lr_factor(self.cfg.lr_warmup, self.cfg.lr_schedule, self.cfg.steps)
+        return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in optimizers]
 
-    def _batch(self):
+    def _step(self, opt) -> None:
+        if self.cfg.grad_clip:
+            self.clip_gradients(opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")
+        opt.step()
+
+    def _batch(self, part: int = 0):
         # Reseeded from (seed, step, rank) every step: each rank draws different batches, and a resumed run draws
-        # exactly the batches the uninterrupted run would have, with no generator state to carry.
-        step_seed = np.random.SeedSequence([self.cfg.seed, int(self.step), self.global_rank]).generate_state(1)[0]
+        # exactly the batches the uninterrupted run would have, with no generator state to carry. Accumulated
+        # batches after the first add their number to the seed.
+        entropy = [self.cfg.seed, int(self.step), self.global_rank] + ([part] if part else [])
+        step_seed = np.random.SeedSequence(entropy).generate_state(1)[0]
         self.batch_gen.manual_seed(int(step_seed))
         index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_gen).to(self.images.device)
         x = self.images[index].float().div_(255.0)  # (B, C, H, W) in [0, 1], ink high
@@ -113,16 +130,32 @@ class GlyphModule(L.LightningModule):
 
     def training_step(self, _step_number, *_):
         step = int(self.step)
-        x, y, extra = self._batch()
-        losses, logs = self.method.loss(x, y, step, **extra)
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        for name, opt in zip(self.group_names, optimizers, strict=True):
-            if name not in losses:
-                continue
+        k = self.cfg.accumulate
+        if k > 1:  # one optimiser (checked in configure_optimizers): the gradients of k batches, summed
+            opt, name = optimizers[0], self.group_names[0]
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(losses[name])
-            opt.step()
+            for part in range(k):
+                x, y, extra = self._batch(part)
+                losses, logs = self.method.loss(x, y, step, **extra)
+                if name in losses:
+                    self.manual_backward(losses[name] / k)
+            self._step(opt)
+        else:
+            x, y, extra = self._batch()
+            losses, logs = self.method.loss(x, y, step, **extra)
+            for name, opt in zip(self.group_names, optimizers, strict=True):
+                if name not in losses:
+                    continue
+                opt.zero_grad(set_to_none=True)
+                self.manual_backward(losses[name])
+                self._step(opt)
+        schedulers = self.lr_schedulers()
+        for scheduler in [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]:
+            scheduler.step()
+        if schedulers is not None:
+            logs = {**logs, "lr": optimizers[0].param_groups[0]["lr"]}
         self.ema.update_parameters(self.method)
         self.step += 1
         logs = {k: float(v) for k, v in logs.items()}
@@ -277,6 +310,22 @@ class RunFolder(L.Callback):
         if self.stop_signal is None:
             self.write_samples(trainer, module, int(module.step))
             self.write_strip(trainer, module)
+
+
+def _lr_factor(warmup: int, schedule: str, steps: int):
+    """The learning rate's factor at optimiser step n: linear warm-up over `warmup` steps, then constant or a cosine
+    decay reaching 0 at `steps` (computed from the run's current --steps, so extending a run stretches the decay)."""
+    import math
+
+    def factor(n: int) -> float:
+        if warmup and n < warmup:
+            return (n + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (n - warmup) / max(1, steps - warmup))
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def _device_count(devices, accelerator: str) -> int:
