@@ -8,8 +8,8 @@
 # users get their normal build. Set GLYPHGEN_TORCH (e.g. "torch==2.5.1") to choose yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+extras="[app]"  # the web app (gradio) comes with a plain install too; pip install glyphgen alone leaves it out
+[ "${1:-}" = "--dev" ] && extras="[app,dev]"
 
 # --- Debian packages (skipped where apt is absent or they are already there) ---
 debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho fonts-wqy-microhei fontconfig)
@@ -23,7 +23,7 @@ debs+=(fonts-aoyagi-kouzan-t fonts-aoyagi-soseki fonts-arphic-bkai00mp fonts-arp
   fonts-motoya-l-cedar fonts-motoya-l-maruberi fonts-mplus fonts-rufscript fonts-sawarabi-gothic fonts-sawarabi-mincho
   fonts-seto fonts-sjfonts fonts-smiley-sans fonts-umeplus fonts-vlgothic fonts-wqy-zenhei
   fonts-yozvox-yozfont-standard-kana fonts-yusei-magic)
-[ -n "$extras" ] && debs+=(chromium)  # the web app's browser test drives Debian's chromium (never a downloaded one)
+[ "${1:-}" = "--dev" ] && debs+=(chromium)  # the web app's browser test drives Debian's chromium (never a downloaded one)
 missing=()
 if command -v dpkg-query >/dev/null; then
   for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

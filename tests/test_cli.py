@@ -251,3 +251,12 @@ def test_sampling_again_replaces_the_single_glyphs_and_names_them_by_character_a
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["000-日-seed7.png", "notes.txt"]  # untouched
     assert out.read_bytes() == first_grid  # nor the grid: the folder is checked before sampling
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no hidden temporaries left behind
+
+
+def test_the_app_without_its_optional_gradio_says_how_to_get_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    result = run("app", "--port", "7999")
+    assert result.exit_code != 0 and "pip install 'glyphgen[app]'" in result.output

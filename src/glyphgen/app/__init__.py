@@ -28,10 +28,15 @@ def launch(
     models: folders to scan for exported models (default: the package's shipped weights and ./runs).
     concurrency: model requests run at once; up to QUEUE_SIZE more wait in the queue and are answered in order.
     """
+    import importlib.util
+
+    from glyphgen.errors import GlyphgenError
+
+    if importlib.util.find_spec("gradio") is None:
+        raise GlyphgenError("the web app needs Gradio, an optional part of glyphgen: pip install 'glyphgen[app]'")
     from glyphgen.app.handlers import Handlers, Limits
     from glyphgen.app.library import Library, default_folders
     from glyphgen.app.ui import build
-    from glyphgen.errors import GlyphgenError
 
     limits = limits or Limits()
     handlers = Handlers(Library(models or default_folders()), limits)
