@@ -260,3 +260,20 @@ def test_the_app_without_its_optional_gradio_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
     result = run("app", "--port", "7999")
     assert result.exit_code != 0 and "pip install 'glyphgen[app]'" in result.output
+
+
+def test_plot_draws_the_logged_curves_and_names_what_a_run_logs(tmp_path):
+    import json
+
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    lines = [json.dumps({"step": s, "loss": 1 / s, "lr": 1e-3, "elapsed_s": s}) for s in range(1, 30)]
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 3')  # a run killed mid-line
+    result = run("plot", str(run_dir))
+    assert result.exit_code == 0, result.output
+    picture = Image.open(run_dir / "curves.png")
+    assert picture.size[1] > picture.size[0] / 2  # two stacked panels: loss and lr
+    bad = run("plot", str(run_dir), "--keys", "fgd")
+    assert bad.exit_code != 0 and "logs no 'fgd'; it logs loss, lr" in bad.output
+    none = run("plot", str(tmp_path))
+    assert none.exit_code != 0 and "has no metrics.jsonl" in none.output

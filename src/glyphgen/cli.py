@@ -344,6 +344,22 @@ def font_cmd(
         typer.echo(f"warning: {len(report.low_iou)} glyphs match their bitmap below IoU 0.75: {shown}")
 
 
+@app.command("plot")
+def plot_cmd(
+    run: Path = typer.Argument(..., help="A run folder (its metrics.jsonl)."),
+    out: Path = typer.Option(None, "--out", "-o", help="The PNG (default: <run>/curves.png)."),
+    keys: str = typer.Option("", help="Comma-separated numbers to plot (default: every one the run logs)."),
+    smoothing: float = typer.Option(0.9, help="Exponential moving average weight drawn over the raw points (0-1)."),
+):
+    """Plot a run's training curves (loss, learning rate, ...) against steps; works while the run trains."""
+    from glyphgen.images import check_picture_path
+    from glyphgen.plot import plot
+
+    out = check_picture_path(out or run / "curves.png")
+    path = plot(run, out, [k.strip() for k in keys.split(",") if k.strip()] or None, smoothing)
+    typer.echo(f"wrote {path}")
+
+
 @app.command("models")
 def models_cmd():
     """List the pretrained models shipped with glyphgen (sample one: glyphgen sample NAME)."""
