@@ -277,3 +277,11 @@ def test_plot_draws_the_logged_curves_and_names_what_a_run_logs(tmp_path):
     assert bad.exit_code != 0 and "logs no 'fgd'; it logs loss, lr" in bad.output
     none = run("plot", str(tmp_path))
     assert none.exit_code != 0 and "has no metrics.jsonl" in none.output
+
+
+@pytest.mark.parametrize(
+    "typo, suggestion", [("--stepz", "--steps"), ("--min-snr", "--min-snr-gamma"), ("--bach-size", "--batch-size")]
+)
+def test_a_mistyped_training_option_gets_the_nearest_real_one(typo, suggestion):
+    result = run("train", "--model", "ddpm", typo, "3", "--dry-run")
+    assert result.exit_code != 0 and f"no such option: {typo}; did you mean {suggestion}?" in result.output

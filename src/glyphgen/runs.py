@@ -62,6 +62,30 @@ def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, m
     return RunConfig(model, data_cfg, train_cfg, method_cfg)
 
 
+def _unknown_option(name: str, family: str, fields: list[str]) -> str:
+    """The message for an option no config of `glyphgen train` has: the nearest real option (training, data or
+    the family's), else the family's own options."""
+    import difflib
+
+    from glyphgen.config import DataConfig, TrainConfig
+
+    flag = lambda f: "--" + f.replace("_", "-")  # noqa: E731
+    known = ", ".join(flag(f) for f in fields)
+    key = name.replace("-", "_")
+    owners = [f for f in FAMILIES if key in {x.name for x in dataclasses.fields(get_family(f).config_class)}]
+    if owners:  # a real option, of other families
+        return (
+            f"option --{name} does not apply to the {family} family (it is an option of {', '.join(owners)}); "
+            f"its options are: {known}"
+        )
+    every = {flag(f.name) for c in (TrainConfig, DataConfig) for f in dataclasses.fields(c)} | {"--data-seed"}
+    every |= {flag(f) for f in fields}
+    close = difflib.get_close_matches("--" + name, sorted(every), n=1, cutoff=0.6)
+    if close:
+        return f"no such option: --{name}; did you mean {close[0]}?"
+    return f"option --{name} does not apply to the {family} family; its options are: {known}"
+
+
 def parse_method_args(config_class, family: str, args: list[str]) -> dict:
     """`["--prediction", "v", "--min-snr-gamma", "5"]` -> {"prediction": "v", "min_snr_gamma": 5.0}, typed by the
     family's config dataclass; an option of another family is an error naming the family's own options."""
@@ -77,8 +101,7 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
         key = name.replace("-", "_")
         negated = key.startswith("no_") and key[3:] in fields and hints[key[3:]] is bool
         if key not in fields and not negated:
-            known = ", ".join("--" + f.replace("_", "-") for f in fields)
-            raise GlyphgenError(f"option --{name} does not apply to the {family} family; its options are: {known}")
+            raise GlyphgenError(_unknown_option(name, family, list(fields)))
         if negated:
             values[key[3:]] = False
             i += 1
