@@ -1,12 +1,14 @@
 """Glyphs grouped by face, for the few-shot style family: the versioned style split and the sets it defines.
 
-`lists/style-split.json` (version 1) is fixed and shipped with the package. For each face set ("kanji": jōyō at
+`lists/style-split.json` (version 2) is fixed and shipped with the package. For each face set ("kanji": jōyō at
 64 px, centred; "latin": A-Z a-z 0-9, em placement so that case and baseline survive) it names
 
     content        the neutral face whose rendering of each character is the model's content input
     train          the faces training may use
     heldout        faces of different kinds (brush, pen, mincho, kai, rounded, sans, ...) that no training step sees
     heldout_chars  ~10% of the characters, never trained on in any face
+    excluded       faces left out of both, with the reason: near-copies of a held-out face (a font derived from
+                   another), which would make that face seen in all but name
 
 Faces are named by font file (and face index inside a collection), as the Debian package in `package` installs them
 (`scripts/setup.sh` installs every one); a face that is not installed is a one-line error naming its package.
@@ -33,7 +35,7 @@ from glyphgen.data.glyphset import GlyphSet
 from glyphgen.errors import GlyphgenError
 
 SPLIT_FILE = "style-split.json"
-SPLIT_VERSION = 1
+SPLIT_VERSION = 2
 SPLITS = ("train", "heldout")
 
 
