@@ -141,4 +141,5 @@ def test_style_evaluation_scores_held_out_faces_against_both_baselines(tmp_path)
     assert table["content/seen/k1"] == table["content/seen/k2"]  # the content baseline takes no references
     assert table["model/seen/k1"]["l1"] != table["model/seen/k2"]["l1"]  # the model does
     assert set(r["faces"]) == set(r["heldout_faces"]) and len(r["heldout_faces"]) == 5
-    assert "| nearest |" in (out / "style.md").read_text()
+    report = (out / "style.md").read_text()
+    assert "| nearest |" in report and "style top-1" in report

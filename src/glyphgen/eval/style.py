@@ -310,14 +310,14 @@ def report(result: dict) -> str:
             lines.append(
                 f"| {name} | " + " | ".join(_cell(table[f"{name}/{cond}/k{k}"], "l1", "ssim") for k in ks) + " |"
             )
-        lines += ["", f"At k = {k_main}: L1, SSIM, perceptual, content top-1, FGD", ""]
-        lines += ["| | L1 | SSIM | perceptual | top-1 | FGD |", "|---|---|---|---|---|---|"]
+        lines += ["", f"At k = {k_main}: L1, SSIM, perceptual, content top-1, style retrieval top-1, FGD", ""]
+        lines += ["| | L1 | SSIM | perceptual | top-1 | style top-1 | FGD |", "|---|---|---|---|---|---|---|"]
         for name in ("model", "nearest", "content"):
             row = table[f"{name}/{cond}/k{k_main}"]
-            lines.append(
-                f"| {name} | " + " | ".join(_cell(row, m) for m in ("l1", "ssim", "perceptual", "top1", "fgd")) + " |"
-            )
-        lines.append(f"| real glyphs | | | | {result['real'][cond]['top1']:.3f} | |")
+            cells = [_cell(row, m) for m in ("l1", "ssim", "perceptual", "top1", "style_top1", "fgd")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        real = result["real"][cond]
+        lines.append(f"| real glyphs | | | | {real['top1']:.3f} | {real['style_top1']:.3f} | |")
     lines += ["", f"## Each held-out face, unseen characters, k = {k_main}: L1 / SSIM", ""]
     lines += ["| face | kind | model | nearest | content |", "|---|---|---|---|---|"]
     for face, rows in result["faces"].items():
