@@ -248,7 +248,8 @@ def evaluate_style(
         if rs:
             table[f"{name}/{cond}/k{k}"] = _summary(rs, features, real_feats[cond])
     real = {
-        cond: {"top1": float(np.nanmean(np.concatenate([r["top1"] for r in real_rows[cond]])))} for cond in real_feats
+        cond: {m: float(np.nanmean(np.concatenate([r[m] for r in real_rows[cond]]))) for m in ("top1", "style_top1")}
+        for cond in real_feats
     }
     return {
         "model": str(folder),
