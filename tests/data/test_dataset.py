@@ -91,8 +91,60 @@ def test_cache_key_follows_the_input_file(tmp_path):
 def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "x.npz"
     bad.write_bytes(b"not an npz")
-    with pytest.raises(GlyphgenError, match="delete it"):
+    with pytest.raises(GlyphgenError, match="cannot read glyph set"):
         GlyphSet.load(bad)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "flip", "noise"])
+def test_a_damaged_cache_is_rebuilt_never_trained_on(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("GLYPHGEN_CACHE", str(tmp_path))
+    cfg = DataConfig(source="kanjivg", charset="永字八法", size=16)
+    good = dataset.load(cfg)
+    (path,) = tmp_path.glob("*.npz")
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "flip":  # one bit of the pixels (stored uncompressed): a valid archive with wrong contents
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays["images"] = arrays["images"].copy()
+        arrays["images"].flat[100] ^= 1
+        np.savez(path, **arrays)
+    else:  # a well-formed set of random noise, with a checksum of its own
+        noise = GlyphSet(np.random.default_rng(0).integers(0, 255, good.images.shape, dtype=np.uint8), good.labels,
+                         good.classes)  # fmt: skip
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays["images"] = noise.images
+        np.savez(path, **arrays)
+    with pytest.warns(UserWarning, match="rendering it again"):
+        again = dataset.load(cfg)
+    np.testing.assert_array_equal(again.images, good.images)
+    assert not again.info["cache"]["hit"] and dataset.load(cfg).info["cache"]["hit"]  # rewritten, good again
+
+
+def _save_many(path: str, times: int) -> None:
+    g = dataset.build(DataConfig(source="kanjivg", charset="永字八法", size=16))
+    for _ in range(times):
+        g.save(path)
+
+
+def test_two_processes_writing_one_cache_never_mix_their_files(tmp_path):
+    """Once a fixed temporary name made two builders corrupt the cache 2 times in 3."""
+    import multiprocessing
+
+    target = tmp_path / "c.npz"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_save_many, args=(str(target), 15)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    glyphs = GlyphSet.load(target)  # whole and matching its checksum
+    assert len(glyphs) == 4 and sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
 
 
 def test_digits_source_is_real_handwriting():

@@ -82,9 +82,15 @@ def load(cfg: DataConfig, *, use_cache: bool = True, progress: bool = False) -> 
     """The glyph set `cfg` describes: from the cache when present, else rendered/read and then cached."""
     path = cache_dir() / f"{cfg.source}-{cache_key(cfg)}.npz"
     if use_cache and path.is_file():
-        glyphs = GlyphSet.load(path)
-        glyphs.info["cache"] = {"path": str(path), "hit": True}
-        return glyphs
+        try:
+            glyphs = GlyphSet.load(path)
+        except GlyphgenError as e:  # a damaged cache is rebuilt, never trained on
+            import warnings
+
+            warnings.warn(f"{e}; rendering it again", stacklevel=2)
+        else:
+            glyphs.info["cache"] = {"path": str(path), "hit": True}
+            return glyphs
     glyphs = build(cfg, progress=progress)
     if use_cache:
         glyphs.save(path)

@@ -80,12 +80,26 @@ class GlyphSet:
 
         return torch.from_numpy(self.images).float().div_(255.0)
 
+    def checksum(self) -> str:
+        """SHA-256 of the arrays (images, labels, styles, content) and the class list: what a cache file must hold."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for a in (self.images, self.labels, self.styles, self.content):
+            if a is not None:
+                h.update(str((a.dtype, a.shape)).encode())
+                h.update(np.ascontiguousarray(a).data)
+        h.update(json.dumps(self.classes, ensure_ascii=False).encode())
+        return h.hexdigest()
+
     def save(self, path: str | Path) -> None:
-        """Write an .npz of plain arrays (no pickles); written to a temporary name then renamed, so a reader
-        never sees half a file."""
+        """Write an .npz of plain arrays (no pickles) with their checksum; written under a unique temporary name
+        (two processes building one cache cannot mix their bytes), fsynced, then renamed, so a reader never sees
+        half a file."""
+        from glyphgen.atomic import atomic_path
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
         arrays = dict(
             images=self.images,
             labels=self.labels,
@@ -97,14 +111,20 @@ class GlyphSet:
             arrays["styles"] = self.styles
         if self.content is not None:
             arrays["content"] = self.content
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        arrays["checksum"] = np.array(self.checksum())
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a bare temporary name
+                np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> GlyphSet:
+        """Read a saved set; a truncated, bit-flipped or foreign file (no or a wrong checksum, labels outside the
+        classes) is a one-line GlyphgenError, never a set to train on."""
+        import zipfile
+
         try:
             with np.load(path, allow_pickle=False) as z:
-                return cls(
+                glyphs = cls(
                     images=z["images"],
                     labels=z["labels"],
                     classes=[str(c) for c in z["classes"]],
@@ -113,8 +133,16 @@ class GlyphSet:
                     info=json.loads(str(z["info"])),
                     content=z["content"] if "content" in z.files else None,
                 )
-        except (OSError, ValueError, KeyError) as e:
-            raise GlyphgenError(f"cannot read glyph set {path}: {e}; delete it to re-render") from e
+                stored = str(z["checksum"]) if "checksum" in z.files else None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise GlyphgenError(
+                f"cannot read glyph set {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+            ) from e
+        if stored != glyphs.checksum():
+            raise GlyphgenError(f"glyph set {path} does not match its checksum (damaged, or not written by glyphgen)")
+        if len(glyphs.labels) and (glyphs.labels.min() < 0 or glyphs.labels.max() >= len(glyphs.classes)):
+            raise GlyphgenError(f"glyph set {path} has labels outside its {len(glyphs.classes)} classes")
+        return glyphs
 
 
 def merge(sets: list[GlyphSet], names: list[str] | None = None) -> GlyphSet:
