@@ -190,6 +190,15 @@ def train_cmd(
     module = runs.train(cfg, run_dir, resume=bool(resume))
     if module.global_rank != 0:  # every process of a multi-process run gets here; one of them speaks
         return
+    if module.stopped_by:  # a supervisor must tell a stopped run from a finished one: 128 + signal, as shells do
+        import signal
+
+        name = signal.Signals(module.stopped_by).name
+        typer.echo(
+            f"stopped by {name} at step {int(module.step)} of {cfg.train.steps}; checkpoint saved. "
+            f"Continue: glyphgen train --resume {run_dir}"
+        )
+        raise typer.Exit(128 + module.stopped_by)
     agree = f"; {module.trainer.world_size} processes, identical weights" if module.ranks_agree else ""
     typer.echo(
         f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s{agree}; "

@@ -68,6 +68,7 @@ class GlyphModule(L.LightningModule):
         # DDP ("parameters that were not used in producing the loss").
         self.ema.requires_grad_(False)
         self.ranks_agree: bool | None = None  # multi-process runs: every rank ended with the same weights
+        self.stopped_by: int | None = None  # the signal that stopped the run early (after a checkpoint)
         self.register_buffer("images", torch.from_numpy(glyphs.images), persistent=False)  # (N, C, H, W) uint8
         self.register_buffer("labels", torch.from_numpy(glyphs.labels), persistent=False)  # (N,) int64
         if method.uses_styles:
@@ -200,6 +201,8 @@ class RunFolder(L.Callback):
             except ValueError:  # not the main thread (e.g. some launchers): keep the default behaviour
                 pass
         if trainer.is_global_zero:
+            if self.run_dir:
+                _drop_records_after(self.run_dir / "metrics.jsonl", int(module.step))
             self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
             self._bar = tqdm(
                 total=self.cfg.steps,
@@ -305,11 +308,32 @@ class RunFolder(L.Callback):
             self._bar.close()
         if self._metrics:
             self._metrics.close()
+        module.stopped_by = self.stop_signal
         if trainer.world_size > 1:
             module.ranks_agree = _ranks_agree(trainer, module)
         if self.stop_signal is None:
             self.write_samples(trainer, module, int(module.step))
             self.write_strip(trainer, module)
+
+
+def _drop_records_after(path: Path, step: int) -> None:
+    """A resumed run starts from its checkpoint's step: the records a killed run logged after that checkpoint
+    are dropped, so metrics.jsonl holds each step once (rewritten atomically)."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line)
+    if len(kept) != len(lines):
+        from glyphgen.atomic import write_text
+
+        write_text(path, "".join(line + "\n" for line in kept))
 
 
 def _lr_factor(warmup: int, schedule: str, steps: int):
