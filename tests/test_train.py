@@ -233,3 +233,48 @@ def test_gradient_clipping_reaches_the_optimiser_and_accumulation_sums_batches(t
     assert int(module.step) == 2
     with pytest.raises(GlyphgenError, match="accumulate applies to families with one optimiser"):
         _run(tmp_path, "gan-acc", 1, family="gan", accumulate=2)
+
+
+def test_the_previous_checkpoint_is_kept_and_a_damaged_last_one_falls_back_to_it(tmp_path):
+    _, run_dir = _run(tmp_path, "keep2", 4)  # checkpoints at steps 2 and 4
+    ckpts = run_dir / "checkpoints"
+    steps = {n: torch.load(ckpts / n, weights_only=True)["glyphgen"]["step"] for n in ("last.ckpt", "previous.ckpt")}
+    assert steps == {"last.ckpt": 4, "previous.ckpt": 2}
+    assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "previous.ckpt"]  # no temporaries
+    data = (ckpts / "last.ckpt").read_bytes()
+    (ckpts / "last.ckpt").write_bytes(data[: len(data) // 3])  # what a kill -9 mid-copy once left
+    with pytest.warns(UserWarning, match="resuming from previous.ckpt \\(step 2\\)"):
+        module, _ = _run(tmp_path, "keep2", 5, resume=True)
+    assert int(module.step) == 5
+    for name in ("last.ckpt", "previous.ckpt"):
+        (ckpts / name).write_bytes(b"")
+    with pytest.raises(GlyphgenError, match="no readable checkpoint in"):
+        _run(tmp_path, "keep2", 6, resume=True)
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_last_good_one(tmp_path, monkeypatch):
+    _, run_dir = _run(tmp_path, "fail", 2)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+
+    def failing_save(obj, f, *a, **k):  # the disk fills up half way through the write
+        Path(f).write_bytes(b"x" * 1000)
+        raise OSError(28, "No space left on device")
+
+    from pathlib import Path
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="No space left"):
+        _run(tmp_path, "fail", 4, resume=True)
+    assert last.read_bytes() == before
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]
+
+
+def test_a_checkpoint_of_another_model_is_a_one_line_error(tmp_path):
+    import shutil
+
+    _, a = _run(tmp_path, "a", 2)
+    _, b = _run(tmp_path, "b", 2, family="ddpm")
+    shutil.copy(b / "checkpoints" / "last.ckpt", a / "checkpoints" / "last.ckpt")
+    with pytest.raises(GlyphgenError, match="does not fit this model"):
+        _run(tmp_path, "a", 3, resume=True)

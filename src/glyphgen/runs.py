@@ -200,7 +200,7 @@ def find_resume(resume: str, out: str) -> Path:
             raise GlyphgenError(f"no run with a checkpoint under {out}/ to resume")
         return runs[-1].parent.parent
     run_dir = Path(resume)
-    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+    if not any((run_dir / "checkpoints" / n).is_file() for n in ("last.ckpt", "previous.ckpt")):
         raise GlyphgenError(f"{run_dir} holds no checkpoints/last.ckpt to resume from")
     return run_dir
 
@@ -210,7 +210,7 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
     import torch
 
     from glyphgen.data.dataset import load
-    from glyphgen.train import fit
+    from glyphgen.train import fit, resume_checkpoint
 
     if resume:
         done = _steps_done(run_dir)
@@ -232,7 +232,7 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
         glyphs,
         cfg.train,
         run_dir,
-        resume=run_dir / "checkpoints" / "last.ckpt" if resume else None,
+        resume=resume_checkpoint(run_dir / "checkpoints") if resume else None,
         use_labels=wants_labels,
         meta=meta,
     )

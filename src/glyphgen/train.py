@@ -24,6 +24,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
@@ -41,6 +42,31 @@ class _Steps(torch.utils.data.IterableDataset):
         while True:
             yield n
             n += 1
+
+
+PREVIOUS = "previous.ckpt"  # the checkpoint before last.ckpt, kept beside it
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made crash-safe on any $TMPDIR: the file is written under a unique name in
+    its own folder, fsynced and renamed over last.ckpt (Lightning's own writer goes through a temporary file in
+    $TMPDIR, whose "move" across filesystems is a copy that a kill -9 leaves at 0 bytes). The checkpoint it replaces
+    is kept as previous.ckpt (a hard link made first), so at every moment both names hold a complete file."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        import os
+
+        from glyphgen.atomic import atomic_path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+            if path.exists():
+                link = path.with_name(f".{PREVIOUS}.{os.getpid()}")
+                link.unlink(missing_ok=True)
+                os.link(path, link)
+                os.replace(link, path.with_name(PREVIOUS))
 
 
 class GlyphModule(L.LightningModule):
@@ -461,8 +487,33 @@ def fit(
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir) if run_dir else None,
         callbacks=[RunFolder(run_dir, train_cfg)],
+        plugins=[AtomicCheckpointIO()],
     )
-    trainer.fit(
-        module, ckpt_path=str(resume) if resume else None, weights_only=True
-    )  # a checkpoint never runs code on load
+    try:
+        trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)  # never runs code on load
+    except RuntimeError as e:
+        if "state_dict" not in str(e):
+            raise
+        first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise GlyphgenError(f"checkpoint {resume} does not fit this model ({first[:200]})") from None
     return module
+
+
+def resume_checkpoint(folder: Path) -> Path:
+    """The checkpoint to resume from in a run's checkpoints/ folder: last.ckpt when it reads, else previous.ckpt
+    (with a warning naming what was wrong); neither readable is a one-line error."""
+    problems = []
+    for name in ("last.ckpt", PREVIOUS):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            step = int(state["glyphgen"]["step"])
+        except Exception as e:  # noqa: BLE001 - any failure to read means: not this file
+            problems.append(f"{path.name}: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}")
+            continue
+        if problems:
+            warnings.warn(f"{problems[0]}; resuming from {path.name} (step {step}) instead", stacklevel=2)
+        return path
+    raise GlyphgenError(f"no readable checkpoint in {folder} ({'; '.join(problems) or 'none there'})")
