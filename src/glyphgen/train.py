@@ -65,7 +65,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             if path.exists():
                 link = path.with_name(f".{PREVIOUS}.{os.getpid()}")
                 link.unlink(missing_ok=True)
-                os.link(path, link)
+                try:
+                    os.link(path, link)
+                except OSError:  # a filesystem without hard links: a copy does the same, slower
+                    import shutil
+
+                    shutil.copyfile(path, link)
                 os.replace(link, path.with_name(PREVIOUS))
 
 
