@@ -297,8 +297,7 @@ def style_cmd(
 ):
     """Write any text in the style of a few reference glyphs (8 is plenty): a font you own, scans, your handwriting.
 
-    Each reference image is cropped to its ink and centred like the model's training glyphs (Latin models keep the
-    whole image as the em box: draw each letter where it sits between the lines). Example:
+    Each reference image is cropped to its ink and centred like the model's training glyphs. Example:
     `glyphgen style MyFont.otf --ref-chars 永東国書道風月花 --chars 春夏秋冬`.
     """
     from glyphgen.generate import default_style_model

@@ -318,3 +318,14 @@ def test_cards_are_shown_without_their_hub_metadata():
 
     card = Library([zoo.WEIGHTS_DIR]).entry("kanji-ddpm").card
     assert card.startswith("# kanji-ddpm") and "library_name" not in card
+
+
+def test_a_model_trained_in_the_em_box_reads_a_drawing_where_it_sits():
+    canvas = np.full((256, 256), 255, np.uint8)
+    canvas[180:240, 20:60] = 0  # a stroke low and left, like a descender
+    em = frame(canvas, (1, 32, 32), {"source": "font", "placement": "em"})[0]
+    centred = frame(canvas, (1, 32, 32), {"source": "font", "placement": "center"})[0]
+    rows, cols = np.nonzero(em > 0.5)
+    assert rows.min() > 20 and cols.max() < 10  # kept low and left, at the canvas's scale
+    rows, cols = np.nonzero(centred > 0.5)
+    assert abs((rows.min() + rows.max()) / 2 - 15.5) < 2 and abs((cols.min() + cols.max()) / 2 - 15.5) < 2

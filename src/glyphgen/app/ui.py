@@ -227,8 +227,7 @@ def build(handlers: Handlers) -> gr.Blocks:
                 gr.Markdown(
                     "Pick the **brush** and draw a character on one or more canvases, or upload images of single "
                     "glyphs (scans, photos; 8 of one style is plenty); each is read (the guess appears below a "
-                    "drawing), then your text is written in that style. Latin style models read each canvas as "
-                    "the letter's em box: draw small letters low and small, as between the lines.",
+                    "drawing), then your text is written in that style.",
                     latex_delimiters=[],
                 )
                 sketches, guesses = [], []

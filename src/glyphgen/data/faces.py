@@ -1,7 +1,7 @@
 """Glyphs grouped by face, for the few-shot style family: the versioned style split and the sets it defines.
 
 `lists/style-split.json` (version 2) is fixed and shipped with the package. For each face set ("kanji": jōyō at
-64 px, centred; "latin": A-Z a-z 0-9, em placement so that case and baseline survive) it names
+64 px, centred; "latin": A-Z a-z 0-9, centred) it names
 
     content        the neutral face whose rendering of each character is the model's content input
     train          the faces training may use

@@ -18,7 +18,7 @@ Each target is scored against f's real glyph of it:
                 face embedding (`FaceEmbedding`) is a linear discriminant analysis of the channel means and standard
                 deviations of the recogniser's conv stages at the glyph's own resolution (the style statistics of
                 AdaIN, Huang & Belongie 2017), fitted on the training faces only; the real glyphs' own retrieval
-                accuracy is reported beside it (0.92 on the kanji held-out faces, 0.81 Latin, with half the
+                accuracy is reported beside it (0.92 on the kanji held-out faces, 0.71 Latin, with half the
                 characters as centroids).
 Two baselines are scored the same way in the same run: `content` (the content face's glyph of the character: no
 style at all) and `nearest` (the character in the training face whose glyphs of the reference characters are nearest
