@@ -1,5 +1,6 @@
 """The `glyphgen` command through typer's runner, plus one real subprocess for exit codes and stderr."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -285,3 +286,50 @@ def test_plot_draws_the_logged_curves_and_names_what_a_run_logs(tmp_path):
 def test_a_mistyped_training_option_gets_the_nearest_real_one(typo, suggestion):
     result = run("train", "--model", "ddpm", typo, "3", "--dry-run")
     assert result.exit_code != 0 and f"no such option: {typo}; did you mean {suggestion}?" in result.output
+
+
+@pytest.mark.parametrize(
+    "yaml_text, match",
+    [
+        ("model: ddpm\ntrain: {channels_last: maybe}", "channels_last must be true or false, got 'maybe'"),
+        ("model: ddpm\ntrain: {steps: many}", "steps must be a whole number, got 'many'"),
+        ("model: ddpm\ntrain: {steps: 2.5}", "steps must be a whole number, got 2.5"),
+        ("model: ddpm\ndata: {size: [32]}", "size must be a whole number"),
+        ("model: ddpm\ndata: [1, 2]", "must be a mapping"),
+        ("model: ddpm\nddpm: {widths: eight}", "widths\\[0\\] must be a whole number, got 'eight'"),
+    ],
+)
+def test_a_config_value_of_the_wrong_kind_is_one_line(tmp_path, yaml_text, match):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    result = run("train", "--config", str(cfg), "--dry-run")
+    assert result.exit_code != 0 and re.search(match, result.output), result.output
+    assert "Traceback" not in result.output
+
+
+def test_yaml_words_and_single_names_mean_what_they_say(tmp_path):
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('model: ddpm\ntrain: {channels_last: "no", steps: 3.0}\ndata: {fonts: "Noto Sans CJK SC"}\n')
+    result = run("train", "--config", str(cfg), "--dry-run")
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["train"]["channels_last"] is False and resolved["train"]["steps"] == 3
+    assert resolved["data"]["fonts"] == ["Noto Sans CJK SC"]  # one name, not its letters
+
+
+def test_an_export_whose_config_json_is_broken_is_one_line(tmp_path):
+    import json
+
+    from glyphgen import checkpoint
+    from glyphgen.errors import GlyphgenError
+    from glyphgen.methods import get_family
+
+    cls = get_family("vae")
+    folder = checkpoint.export(cls(cls.config_class(latent=4, base_width=4, depth=2), (1, 16, 16)), tmp_path / "m")
+    meta = json.loads((folder / "config.json").read_text())
+    for broken in ([1, 2], {"latent": "four"}):
+        (folder / "config.json").write_text(json.dumps({**meta, "config": broken}))
+        with pytest.raises(GlyphgenError, match="VAEConfig options must be a mapping|latent must be a whole number"):
+            checkpoint.load(folder)

@@ -54,21 +54,80 @@ def _literal_values(hint) -> tuple | None:
     return None
 
 
-def from_dict(cls, data: dict | None):
-    """Build dataclass `cls` from a plain dict; unknown keys are an error that lists the known ones."""
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise GlyphgenError(f"unknown {cls.__name__} option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        if hints[key] is float and isinstance(value, str | int) and not isinstance(value, bool):
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _coerce(hint, value, where: str):
+    """`value` (from YAML, JSON or a command line) as the field type `hint`, or a one-line error naming `where`.
+
+    Written by hand: YAML and JSON give strings, numbers, lists and bools that a dataclass does not check, and a
+    wrong one used to pass (YAML's "no" as a true bool, a font name split into its letters) or fail deep inside."""
+    if value is None or hint is typing.Any:
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if is_union(hint):
+        options = [a for a in args if a is not type(None)]
+        return _coerce(options[0], value, where) if len(options) == 1 else value
+    if origin is Literal:
+        return value  # check_choices names the choices
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise GlyphgenError(f"{where} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise GlyphgenError(f"{where} must be a whole number, got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        if isinstance(value, int):
+            return value
+        raise GlyphgenError(f"{where} must be a whole number, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
             # YAML 1.1 (PyYAML) reads 1e-3 as the string "1e-3" (it wants 1.0e-3); a number field takes it as meant.
             try:
-                data[key] = float(value)
+                return float(value)
             except ValueError:
-                raise GlyphgenError(f"{cls.__name__} option {key} must be a number, got {value!r}") from None
+                pass
+        raise GlyphgenError(f"{where} must be a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str | dict):  # a mapping: a mix part, which DataConfig turns into one line of YAML
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise GlyphgenError(f"{where} must be text, got {value!r}")
+    if origin in (list, tuple):
+        item = args[0] if args else typing.Any
+        if isinstance(value, str):  # one name is a list of one ("8,16" for a tuple of numbers)
+            value = [v for v in value.split(",") if v.strip()] if origin is tuple else [value]
+        if not isinstance(value, list | tuple):
+            raise GlyphgenError(f"{where} must be a list, got {value!r}")
+        items = [_coerce(item, v, f"{where}[{k}]") for k, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    return value
+
+
+def from_dict(cls, data: dict | None):
+    """Build dataclass `cls` from a plain dict, each value checked and converted to its field's type; unknown keys
+    and values of the wrong kind are one-line errors (the former listing the known keys)."""
+    if data is not None and not isinstance(data, dict):
+        raise GlyphgenError(f"{cls.__name__} options must be a mapping of option: value, got {type(data).__name__}")
+    data = dict(data or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names, key=str)
+    if unknown:
+        shown = ", ".join(map(str, unknown))
+        raise GlyphgenError(f"unknown {cls.__name__} option(s) {shown}; known: {', '.join(sorted(names))}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        data[key] = _coerce(hints[key], value, f"{cls.__name__} option {key}")
     try:
         return cls(**data)
     except TypeError as e:

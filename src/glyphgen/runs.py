@@ -52,6 +52,9 @@ def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, m
         raise GlyphgenError(
             f"unknown section(s) {', '.join(sorted(extra))} in {yaml_path}; allowed: model, data, train, {model}"
         )
+    for section in ("data", "train", model):
+        if base.get(section) is not None and not isinstance(base[section], dict):
+            raise GlyphgenError(f"section {section}: in {yaml_path} must be a mapping of option: value")
     data_cfg = from_dict(DataConfig, {**(base.get("data") or {}), **data})
     train_cfg = from_dict(TrainConfig, {**(base.get("train") or {}), **train})
     if train_cfg.conditional and cls.conditioning == "never":
