@@ -278,3 +278,19 @@ def test_a_checkpoint_of_another_model_is_a_one_line_error(tmp_path):
     shutil.copy(b / "checkpoints" / "last.ckpt", a / "checkpoints" / "last.ckpt")
     with pytest.raises(GlyphgenError, match="does not fit this model"):
         _run(tmp_path, "a", 3, resume=True)
+
+
+def test_a_resumed_run_takes_a_new_learning_rate(tmp_path):
+    args = _train_args(tmp_path, "lr", 2, "--checkpoint-every", "2", "--log-every", "1", "--lr-warmup", "1")
+    first = _cli(*args)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-2000:]
+    resumed = _cli("train", "--resume", str(tmp_path / "lr"), "--steps", "3", "--lr", "0.0123")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err[-2000:]
+    assert "0.0123" in (tmp_path / "lr" / "config.yaml").read_text()
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "lr" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([1e-3, 1e-3, 0.0123])  # the optimiser itself took it (warm-up over after step 1)
+    refused = _cli("train", "--resume", str(tmp_path / "lr"), "--steps", "4", "--latent", "16")
+    _, err = refused.communicate(timeout=120)
+    assert refused.returncode != 0 and "only training options and --lr may change" in err

@@ -174,8 +174,10 @@ def train_cmd(
     from glyphgen import runs
 
     if resume:
-        if data or config or model or ctx.args:
-            raise GlyphgenError("a resumed run keeps its data and model options; only training options may change")
+        if data or config or model or (ctx.args and not _only_lr(ctx.args)):
+            raise GlyphgenError(
+                "a resumed run keeps its data and model options; only training options and --lr may change"
+            )
         run_dir = runs.find_resume(resume, train.get("out", "runs"))
         cfg = runs.resolve(None, str(run_dir / "config.yaml"), data, train, ctx.args)
     else:
@@ -205,6 +207,11 @@ def train_cmd(
         f"run folder: {run_dir}"
     )
     typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png")
+
+
+def _only_lr(args: list[str]) -> bool:
+    """The model options of a resumed run are `--lr X` (or `--lr=X`) and nothing else."""
+    return (len(args) == 2 and args[0] == "--lr") or (len(args) == 1 and args[0].startswith("--lr="))
 
 
 @app.command("sample")

@@ -197,6 +197,24 @@ class GlyphModule(L.LightningModule):
     def on_train_start(self):
         if self._restored_rng is not None:
             _set_rng_state(self._restored_rng)
+            self._apply_new_lr()
+
+    def _apply_new_lr(self) -> None:
+        """A resumed run asked for another learning rate (`--resume RUN --lr X`): the restored optimisers (and their
+        schedules' base rates) take the config's, keeping Adam's moments."""
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        schedulers = self.lr_schedulers()
+        schedulers = [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]
+        for name, opt in zip(self.group_names, optimizers, strict=True):
+            lr = self.method.optimizer_options(name)["lr"]
+            for group in opt.param_groups:
+                factor = group["lr"] / group["initial_lr"] if group.get("initial_lr") else 1.0  # a schedule's factor
+                group["lr"] = lr * factor
+                if "initial_lr" in group:
+                    group["initial_lr"] = lr
+        for scheduler in schedulers:
+            scheduler.base_lrs = [group["initial_lr"] for group in scheduler.optimizer.param_groups]
 
     # ---- exact resume: RNG and batch-order state ride along in the checkpoint ------------------------------
 
