@@ -475,8 +475,13 @@ def eval_model(
 
     r = evaluate(model, n, ref, out, seed, recognizer, **sampling)
     m, b = r["metrics"], r["band"]
+    distance = (
+        f"FGD {m['fgd']:.2f} (real band {b['fgd']:.2f}), KID {m['kid']:.4f} ({b['kid']:.4f})"
+        if m["fgd"] is not None
+        else f"FGD and KID left out: {r['n']} samples are fewer than the 257 their covariance needs"
+    )
     typer.echo(
-        f"{r['family']}: FGD {m['fgd']:.2f} (real band {b['fgd']:.2f}), KID {m['kid']:.4f} ({b['kid']:.4f}), "
+        f"{r['family']}: {distance}, "
         f"precision {m['precision']:.3f} ({b['precision']:.3f}), recall {m['recall']:.3f} ({b['recall']:.3f}), "
         f"novelty {m['novelty']:.3f} ({b['novelty']:.3f})"
         + (f", accuracy {m['accuracy']['top1']:.3f}" if m.get("accuracy", {}).get("top1") is not None else "")

@@ -72,16 +72,28 @@ def _one_line_error(result, text):
     assert len(errors) == 1 and text in errors[0], result.output  # (render progress bars may precede it)
 
 
+def test_a_small_custom_reference_is_scored_without_fgd(models, recognizer_dir, tmp_path, kanji_cfg):
+    small = tmp_path / "small.yaml"
+    small.write_text(yaml.safe_dump({**asdict(kanji_cfg), "limit": 300}))  # fewer than 2 x 257 glyphs
+    result = run(
+        "eval", models["vae"], "--ref", small, "--n", 100, "--out", tmp_path / "e", "--recognizer", recognizer_dir
+    )
+    assert result.exit_code == 0, result.output
+    assert "FGD and KID left out" in result.output and "precision" in result.output
+    report = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert report["metrics"]["fgd"] is None and 0 <= report["metrics"]["precision"] <= 1
+
+
 def test_bad_input_is_a_one_line_error(models, recognizer_dir, tmp_path, kanji_cfg):
     vae = models["vae"]
-    _one_line_error(run("eval", vae, "--n", 100, "--recognizer", recognizer_dir), "at least 257")
+    _one_line_error(run("eval", vae, "--n", 10, "--recognizer", recognizer_dir), "use --n 16 or more")
     _one_line_error(run("eval", vae, "--ref", "nosuchdata", "--recognizer", recognizer_dir), "unknown reference")
     ref = tmp_path / "ref16.yaml"
     ref.write_text(yaml.safe_dump({"data": {**asdict(kanji_cfg), "size": 16}}))
     _one_line_error(run("eval", vae, "--ref", ref, "--recognizer", recognizer_dir), "pass --ref with size 32")
-    small = tmp_path / "small.yaml"
-    small.write_text(yaml.safe_dump({**asdict(kanji_cfg), "limit": 300}))
-    _one_line_error(run("eval", vae, "--ref", small, "--recognizer", recognizer_dir), "needs 514 or more")
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump({**asdict(kanji_cfg), "limit": 20}))
+    _one_line_error(run("eval", vae, "--ref", tiny, "--recognizer", recognizer_dir), "needs 32 or more")
     _one_line_error(run("eval", vae, "--steps", 5, "--recognizer", recognizer_dir), "unknown sampling option 'steps'")
     _one_line_error(run("eval", vae, "--recognizer", tmp_path), "no recogniser in")
 

@@ -24,6 +24,9 @@ from glyphgen.eval import metrics as M
 from glyphgen.eval.features import GlyphFeatures, check_glyphs, load_features
 
 REF_NAMES = ("train", "kanjivg", "font", "digits")  # besides a YAML file of data options
+# The fewest samples (and glyphs per reference half) scored: precision/recall look at 3 neighbours. FGD and KID need
+# more than the recogniser's feature dimensions per set (257) and are left out below that, with a note.
+MIN_SAMPLES = 16
 
 
 def resolve_reference(ref: str, meta: dict) -> DataConfig:
@@ -73,11 +76,14 @@ def sample_model(method, n: int, seed: int, num_classes: int, batch_size: int = 
 
 def score(features: GlyphFeatures, a: dict, fake: dict, ref: dict, thresholds: dict) -> dict:
     """FGD, KID, precision/recall of `fake` against half `a`; novelty against `ref` (each a dict of "pixel" and
-    "feature" arrays: the glyphs' scaled pixels and recogniser features)."""
-    kid_mean, kid_std = M.kid(features, a["feature"], fake["feature"])
+    "feature" arrays: the glyphs' scaled pixels and recogniser features). FGD and KID are None for sets too small
+    for the recogniser's feature covariance (a small custom reference); the other scores need no covariance."""
+    need = M.min_samples(features.num_features)
+    full = len(a["feature"]) >= need and len(fake["feature"]) >= need
+    kid_mean, kid_std = M.kid(features, a["feature"], fake["feature"]) if full else (None, None)
     nov = M.novelty(fake, ref, thresholds)
     return {
-        "fgd": M.fgd(features, a["feature"], fake["feature"]),
+        "fgd": M.fgd(features, a["feature"], fake["feature"]) if full else None,
         "kid": kid_mean,
         "kid_std": kid_std,
         **M.precision_recall(a["feature"], fake["feature"]),
@@ -119,16 +125,12 @@ def evaluate(
             f"the model makes {shape[0]}x{shape[1]}x{shape[2]} images but the reference data is {c}x{h}x{w}; "
             f"pass --ref with size {shape[1]} and {shape[0]} channel(s)"
         )
-    need = M.min_samples(features.num_features)
-    if n < need:
-        raise GlyphgenError(
-            f"too few samples: --n {n}; FGD in the recogniser's {features.num_features}-d feature space needs at least "
-            f"{need} per set for a full-rank covariance: use --n {need} or more"
-        )
-    if len(glyphs) < 2 * need:
+    if n < MIN_SAMPLES:
+        raise GlyphgenError(f"too few samples: --n {n}; use --n {MIN_SAMPLES} or more (2000 is usual)")
+    if len(glyphs) < 2 * MIN_SAMPLES:
         raise GlyphgenError(
             f"too few reference glyphs: {len(glyphs)}; the real-data band splits them in two halves of at least "
-            f"{need} each, so the reference needs {2 * need} or more"
+            f"{MIN_SAMPLES} each, so the reference needs {2 * MIN_SAMPLES} or more"
         )
     a, b = split_halves(len(glyphs), seed)
     n_used = min(n, len(b))

@@ -83,7 +83,9 @@ def metrics_plot(result: dict, path: Path) -> Path:
     ax.bar(x + 0.2, [_value(result["band"], k) or 0 for k in keys], 0.4, label="real-data band")
     ax.set_xticks(x, [k.replace("_", "\n") for k in keys], fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"FGD {result['metrics']['fgd']:.2f} (real band {result['band']['fgd']:.2f})", fontsize=9)
+    fgd, band = result["metrics"]["fgd"], result["band"]["fgd"]
+    title = "FGD: too few glyphs" if fgd is None else f"FGD {fgd:.2f} (real band {band:.2f})"
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -207,8 +209,8 @@ def write_comparison(results: list[dict], folders: list[Path], out: Path) -> Pat
     fig, axes = plt.subplots(1, 3, figsize=(11, 3))
     names = [_name(r) for r in results]
     for ax, key in zip(axes, ("fgd", "precision", "recall"), strict=True):
-        ax.bar(names, [r["metrics"][key] for r in results], color="tab:orange", label="model")
-        ax.scatter(names, [r["band"][key] for r in results], color="k", marker="_", s=400, label="real band")
+        ax.bar(names, [r["metrics"][key] or 0 for r in results], color="tab:orange", label="model")
+        ax.scatter(names, [r["band"][key] or 0 for r in results], color="k", marker="_", s=400, label="real band")
         ax.set_title(key)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     axes[0].legend(fontsize=8)
