@@ -333,3 +333,12 @@ def test_an_export_whose_config_json_is_broken_is_one_line(tmp_path):
         (folder / "config.json").write_text(json.dumps({**meta, "config": broken}))
         with pytest.raises(GlyphgenError, match="VAEConfig options must be a mapping|latent must be a whole number"):
             checkpoint.load(folder)
+
+
+def test_a_family_option_named_like_a_training_option_gets_the_typed_value():
+    import yaml
+
+    result = run("train", "--model", "dream", "--no-channels-last", "--dry-run")
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["train"]["channels_last"] is False and resolved["dream"]["channels_last"] is False

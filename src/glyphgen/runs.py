@@ -59,8 +59,13 @@ def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, m
     train_cfg = from_dict(TrainConfig, {**(base.get("train") or {}), **train})
     if train_cfg.conditional and cls.conditioning == "never":
         raise GlyphgenError(f"{model} models are unconditional and would ignore the labels; drop --conditional")
+    # A family option named like a training option (the dream's channels_last) is reached on the command line by
+    # the training option, which the trainer's parser takes first: the typed value goes to both.
+    shared = {f.name for f in dataclasses.fields(cls.config_class)} & {f.name for f in dataclasses.fields(TrainConfig)}
+    typed = {k: v for k, v in train.items() if k in shared}
     method_cfg = from_dict(
-        cls.config_class, {**(base.get(model) or {}), **parse_method_args(cls.config_class, model, method_args)}
+        cls.config_class,
+        {**(base.get(model) or {}), **typed, **parse_method_args(cls.config_class, model, method_args)},
     )
     return RunConfig(model, data_cfg, train_cfg, method_cfg)
 
