@@ -458,6 +458,9 @@ def eval_model(
     recognizer: Path = typer.Option(None, help="Recogniser folder (default: the shipped one)."),
     ks: str = typer.Option("1,4,8,16", help="Style models: numbers of references to score, comma-separated."),
     per_face: int = typer.Option(40, min=1, max=1000, help="Style models: seen and unseen characters per face."),
+    faces: str = typer.Option(
+        None, "--faces", help="Score a model that writes in a style on this face set's held-out faces (kanji, latin)."
+    ),
 ):
     """Sample a model and score it against real glyphs and the real-data band; writes JSON + a markdown report.
 
@@ -468,8 +471,8 @@ def eval_model(
     from glyphgen.generate import resolve_model
 
     out = out or model / "eval"
-    if is_style_model(read_config(resolve_model(model))):
-        _eval_style(model, out, ks, per_face, seed, recognizer, sampling)
+    if faces or is_style_model(read_config(resolve_model(model))):
+        _eval_style(model, out, ks, per_face, seed, recognizer, sampling, faces)
         return
     from glyphgen.eval.evaluate import evaluate
 
@@ -489,7 +492,7 @@ def eval_model(
     typer.echo(f"report: {out / 'report.md'}")
 
 
-def _eval_style(model, out: Path, ks: str, per_face: int, seed: int, recognizer, sampling: dict) -> None:
+def _eval_style(model, out: Path, ks: str, per_face: int, seed: int, recognizer, sampling: dict, faces=None) -> None:
     from glyphgen.atomic import write_text
     from glyphgen.eval.style import evaluate_style, report
 
@@ -497,7 +500,7 @@ def _eval_style(model, out: Path, ks: str, per_face: int, seed: int, recognizer,
         counts = [int(k) for k in ks.split(",") if k.strip()]
     except ValueError:
         raise GlyphgenError(f"--ks {ks!r} must be whole numbers separated by commas, e.g. 1,4,8,16") from None
-    r = evaluate_style(model, counts, per_face, seed, recognizer, **sampling)
+    r = evaluate_style(model, counts, per_face, seed, recognizer, face_set=faces, **sampling)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "style.json", json.dumps(r, indent=1, ensure_ascii=False))
     write_text(out / "style.md", report(r))

@@ -143,3 +143,20 @@ def test_style_evaluation_scores_held_out_faces_against_both_baselines(tmp_path)
     assert set(r["faces"]) == set(r["heldout_faces"]) and len(r["heldout_faces"]) == 5
     report = (out / "style.md").read_text()
     assert "| nearest |" in report and "style top-1" in report
+
+
+def test_any_model_that_writes_in_a_style_is_scored_on_a_named_face_set(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from glyphgen.cli import app
+
+    out = tmp_path / "cvae"
+    args = ["eval", "hand-cvae", "--faces", "latin", "--ks", "1", "--per-face", "2", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    r = json.loads((out / "style.json").read_text())
+    assert r["face_set"] == "latin" and "model/seen/k1" in r["table"] and len(r["heldout_faces"]) == 5
+    refused = CliRunner().invoke(app, ["eval", "kanji-ddpm", "--faces", "latin"])
+    assert refused.exit_code != 0 and "needs a model that writes in a style" in refused.output
