@@ -68,12 +68,17 @@ def test_generate_in_the_browser(page, tmp_path):
     tab = page.locator("#tab-generate")
     grid = tab.locator("img[src$='/grid.png']")
     grid.wait_for()
-    assert grid.evaluate("img => img.naturalWidth") > 0
+    assert grid.evaluate(LOADED_WIDTH) > 0
     download = tab.locator("a[download='glyphs.zip']")
     download.wait_for()
     assert page.request.get(download.get_attribute("href")).body()[:2] == b"PK"  # a zip archive
     page.screenshot(path=shots(tmp_path) / "app-generate.png")
     assert page.hosts <= {"127.0.0.1", "localhost", "data", "blob"}, page.hosts
+
+
+# An image's width once it has loaded (its src can be set before its bytes arrive on a busy machine): 0 if it fails.
+LOADED_WIDTH = """img => img.complete && img.naturalWidth ? img.naturalWidth : new Promise(done => {
+    img.addEventListener("load", () => done(img.naturalWidth)); img.addEventListener("error", () => done(0)); })"""
 
 
 def test_draw_and_write_in_that_style(page, tmp_path):
@@ -97,7 +102,7 @@ def test_draw_and_write_in_that_style(page, tmp_path):
     tab = page.locator("#tab-style")
     tab.locator("a[download='glyphs.zip']").wait_for()
     for name in ("framed.png", "text.png"):  # what the model sees, and the text in that style
-        assert tab.locator(f"img[src$='/{name}']").evaluate("img => img.naturalWidth") > 0
+        assert tab.locator(f"img[src$='/{name}']").evaluate(LOADED_WIDTH) > 0
     page.screenshot(path=shots(tmp_path) / "app-style.png", full_page=True)
     assert page.hosts <= {"127.0.0.1", "localhost", "data", "blob"}, page.hosts
 
