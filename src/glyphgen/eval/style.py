@@ -44,21 +44,25 @@ def _ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ssim(a, b, data_range=1.0, reduction="none")
 
 
-def _scores(features, embedding, face: int, gen, real, labels, classes, rec_classes) -> dict:
-    """Per-glyph scores of uint8 (N, 1, H, W) `gen` against `real` (same characters `labels`) of held-out face
-    number `face`."""
-    from glyphgen.eval import metrics as M
+def _top1(features, feats: torch.Tensor, target: np.ndarray) -> np.ndarray:
+    """Per glyph: 1 if the recogniser reads its asked-for character (`target`, -1 where it does not know it: NaN)."""
+    pred = features.logits(feats).argmax(1).numpy()
+    return np.where(target >= 0, pred == target, np.nan)
 
+
+def _scores(features, embedding, face: int, gen, real, real_feats: torch.Tensor, target: np.ndarray) -> dict:
+    """Per-glyph scores of uint8 (N, 1, H, W) `gen` against `real` (same characters; their recogniser features
+    `real_feats` and recogniser classes `target`) of held-out face number `face`."""
     g, r = torch.from_numpy(gen).float() / 255, torch.from_numpy(real).float() / 255
-    fg, fr = features(gen), features(real)
-    perceptual = (torch.nn.functional.normalize(fg, dim=1) - torch.nn.functional.normalize(fr, dim=1)).norm(dim=1)
-    target = M.class_map(classes, rec_classes)[labels]
-    pred = features.logits(fg).argmax(1).numpy()
+    fg = features(gen)
+    perceptual = (torch.nn.functional.normalize(fg, dim=1) - torch.nn.functional.normalize(real_feats, dim=1)).norm(
+        dim=1
+    )
     return {
         "l1": (g - r).abs().mean(dim=(1, 2, 3)).numpy(),
         "ssim": _ssim(g, r).numpy(),
         "perceptual": perceptual.numpy(),
-        "top1": np.where(target >= 0, pred == target, np.nan),
+        "top1": _top1(features, fg, target),
         "style_top1": (embedding.retrieve(gen) == face).astype(np.float64),
         "features": fg,
     }
@@ -135,6 +139,7 @@ def evaluate_style(
     from glyphgen.data import faces
     from glyphgen.data.dataset import load as load_data
     from glyphgen.data.fonts import render_font
+    from glyphgen.eval import metrics as M
     from glyphgen.eval.features import load_features
     from glyphgen.generate import resolve_model
 
@@ -212,32 +217,32 @@ def evaluate_style(
     by_face = {}
     total = len(plan) * len(ks)
     bar = tqdm(total=total, desc="style eval", unit="face x k", disable=not progress)
+    recognised_as = M.class_map(classes, rec_classes)  # scored character -> recogniser class (-1: unknown)
     for f, (face_id, ref_idx, targets, _) in enumerate(plan):
         by_face[face_id] = {"kind": fs.kinds().get(face_id, "")}
+        real, content = {}, {}  # per condition: the real glyphs' features (scored once), the content baseline
         for cond in CONDITIONS:
             idx = targets[cond]
             if len(idx):
+                feats, target = features(held.images[idx]), recognised_as[held.labels[idx]]
+                real[cond] = feats
                 real_rows[cond].append(
-                    _scores(
-                        features,
-                        embedding,
-                        f,
-                        held.images[idx],
-                        held.images[idx],
-                        held.labels[idx],
-                        classes,
-                        rec_classes,
-                    )
+                    {
+                        "features": feats,
+                        "top1": _top1(features, feats, target),
+                        "style_top1": (embedding.retrieve(held.images[idx]) == f).astype(np.float64),
+                    }
                 )
+                # the content glyph takes no references: scored once, the same row at every k
+                labels = held.labels[idx]
+                content[cond] = _scores(features, embedding, f, held.content[labels], held.images[idx], feats, target)
         for k in ks:
             refs = held.images[ref_idx[:k]]
             ref_chars = [classes[held.labels[i]] for i in ref_idx[:k]]
             nearest = _nearest_face(train_glyphs, refs, [index[c] for c in ref_chars])
-            for cond in CONDITIONS:
+            for cond in real:
                 idx = targets[cond]
-                if not len(idx):
-                    continue
-                labels = held.labels[idx]
+                labels, target = held.labels[idx], recognised_as[held.labels[idx]]
                 gen = method.write(
                     torch.from_numpy(refs).float() / 255,
                     torch.from_numpy(model_label[labels]),
@@ -249,13 +254,14 @@ def evaluate_style(
                 near = np.stack(
                     [arr[index[classes[y]]] if has[index[classes[y]]] else held.content[y, 0] for y in labels]
                 )[:, None]
-                for name, images in (("model", gen), ("content", held.content[labels]), ("nearest", near)):
-                    r = _scores(features, embedding, f, images, held.images[idx], labels, classes, rec_classes)
+                scored = {
+                    "model": _scores(features, embedding, f, gen, held.images[idx], real[cond], target),
+                    "content": content[cond],
+                    "nearest": _scores(features, embedding, f, near, held.images[idx], real[cond], target),
+                }
+                for name, r in scored.items():
                     rows[(name, k, cond)].append(r)
-                    by_face[face_id].setdefault(
-                        f"{name}/{cond}/k{k}",
-                        {m: float(np.nanmean(r[m])) for m in METRICS},
-                    )
+                    by_face[face_id][f"{name}/{cond}/k{k}"] = {m: float(np.nanmean(r[m])) for m in METRICS}
             bar.update()
     bar.close()
 
