@@ -52,17 +52,20 @@ _SOURCE_LICENCES = {
 }
 
 
-def data_licence(data: dict | None) -> str:
-    """The licence notice of a model's training data (its config.json's data section), one line."""
+def _data_parts(data: dict | None) -> list[dict]:
+    """A model's training data (its config.json's data section) as its sources: the parts of a mix, else itself."""
     import yaml
 
     data = data or {}
     if data.get("source") == "mix":
-        parts = [yaml.safe_load(p) or {} for p in data.get("parts", [])]
-    else:
-        parts = [data]
+        return [yaml.safe_load(p) or {} for p in data.get("parts", [])]
+    return [data]
+
+
+def data_licence(data: dict | None) -> str:
+    """The licence notice of a model's training data (its config.json's data section), one line."""
     notices = []
-    for part in parts:
+    for part in _data_parts(data):
         source = part.get("source", "kanjivg")
         if source in _SOURCE_LICENCES:
             notices.append(_SOURCE_LICENCES[source])
@@ -82,12 +85,9 @@ def data_licence(data: dict | None) -> str:
 def hub_metadata(meta: dict) -> str:
     """The card's Hugging Face metadata block (YAML front matter, via huggingface_hub's ModelCardData): licence
     from the training data, library, tags."""
-    import yaml
     from huggingface_hub import ModelCardData
 
-    data = meta.get("data") or {}
-    parts = [yaml.safe_load(p) or {} for p in data.get("parts", [])] if data.get("source") == "mix" else [data]
-    sources = {p.get("source", "kanjivg") for p in parts}
+    sources = {p.get("source", "kanjivg") for p in _data_parts(meta.get("data"))}
     licence = "cc-by-sa-3.0" if "kanjivg" in sources else "cc-by-4.0" if sources == {"digits"} else "other"
     from glyphgen.errors import GlyphgenError
     from glyphgen.generate import capabilities
