@@ -162,8 +162,7 @@ class GlyphModule(L.LightningModule):
 
     def training_step(self, _step_number, *_):
         step = int(self.step)
-        optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        optimizers = _as_list(self.optimizers())
         k = self.cfg.accumulate
         if k > 1:  # one optimiser (checked in configure_optimizers): the gradients of k batches, summed
             opt, name = optimizers[0], self.group_names[0]
@@ -183,10 +182,10 @@ class GlyphModule(L.LightningModule):
                 opt.zero_grad(set_to_none=True)
                 self.manual_backward(losses[name])
                 self._step(opt)
-        schedulers = self.lr_schedulers()
-        for scheduler in [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]:
+        schedulers = _as_list(self.lr_schedulers())
+        for scheduler in schedulers:
             scheduler.step()
-        if schedulers is not None:
+        if schedulers:
             logs = {**logs, "lr": optimizers[0].param_groups[0]["lr"]}
         self.ema.update_parameters(self.method)
         self.step += 1
@@ -202,10 +201,7 @@ class GlyphModule(L.LightningModule):
     def _apply_new_lr(self) -> None:
         """A resumed run asked for another learning rate (`--resume RUN --lr X`): the restored optimisers (and their
         schedules' base rates) take the config's, keeping Adam's moments."""
-        optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        schedulers = self.lr_schedulers()
-        schedulers = [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]
+        optimizers, schedulers = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
         for name, opt in zip(self.group_names, optimizers, strict=True):
             lr = self.method.optimizer_options(name)["lr"]
             for group in opt.param_groups:
@@ -365,6 +361,11 @@ class RunFolder(L.Callback):
             self.write_strip(trainer, module)
 
 
+def _as_list(x) -> list:
+    """Lightning's optimizers() / lr_schedulers(): one object, a list, or None (no schedulers) -> a list."""
+    return [] if x is None else x if isinstance(x, list) else [x]
+
+
 def _drop_records_after(path: Path, step: int) -> None:
     """A resumed run starts from its checkpoint's step: the records a killed run logged after that checkpoint
     are dropped, so metrics.jsonl holds each step once (rewritten atomically)."""
@@ -414,8 +415,6 @@ def _device_count(devices, accelerator: str) -> int:
 def _ranks_agree(trainer, module) -> bool:
     """Whether every process holds the same weights (DDP all-reduces gradients, so they must): a checksum of the
     parameters per rank, gathered. A mismatch is an error, since the export comes from rank 0 alone."""
-    from glyphgen.errors import GlyphgenError
-
     with torch.no_grad():
         mine = torch.stack([torch.cat([p.detach().double().flatten() for p in module.method.parameters()]).sum()])
     sums = trainer.strategy.all_gather(mine.to(module.device)).flatten().cpu()
