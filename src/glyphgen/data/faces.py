@@ -114,14 +114,12 @@ def placement_of(data: dict | None) -> str:
 
 @functools.cache
 def _installed() -> dict[str, Path]:
-    """Font file name -> path, over the usual font folders (first found wins; system folders are stable)."""
-    from glyphgen.data.fonts import FONT_SUFFIXES, _default_font_dirs
+    """Font file name -> path of the installed fonts (fonts.discover_fonts: fontconfig, else the font folders)."""
+    from glyphgen.data.fonts import discover_fonts
 
     found: dict[str, Path] = {}
-    for root in _default_font_dirs():
-        for path in sorted(root.rglob("*")):
-            if path.suffix.lower() in FONT_SUFFIXES and path.is_file():
-                found.setdefault(path.name, path)
+    for info in discover_fonts():
+        found.setdefault(info.spec.path.name, info.spec.path)
     return found
 
 
