@@ -54,7 +54,7 @@ def _literal_values(hint) -> tuple | None:
     return None
 
 
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # how YAML and flags say a bool
 
 
 def _coerce(hint, value, where: str):
@@ -73,8 +73,8 @@ def _coerce(hint, value, where: str):
     if hint is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-            return value.strip().lower() in _TRUE
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+            return value.strip().lower() in TRUE_WORDS
         raise GlyphgenError(f"{where} must be true or false, got {value!r}")
     if hint is int:
         if isinstance(value, bool):

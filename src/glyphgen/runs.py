@@ -17,7 +17,7 @@ import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from glyphgen.config import DataConfig, TrainConfig, dump_yaml, from_dict, is_union, load_yaml
+from glyphgen.config import FALSE_WORDS, TRUE_WORDS, DataConfig, TrainConfig, dump_yaml, from_dict, is_union, load_yaml
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods import FAMILIES, get_family
 
@@ -116,8 +116,8 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
             continue
         if hints[key] is bool and not value:  # --flag, --flag false, --no-flag
             following = args[i + 1].lower() if i + 1 < len(args) else ""
-            if following in _TRUE + _FALSE:
-                values[key] = following in _TRUE
+            if following in TRUE_WORDS + FALSE_WORDS:
+                values[key] = following in TRUE_WORDS
                 i += 2
             else:
                 values[key] = True
@@ -133,15 +133,12 @@ def parse_method_args(config_class, family: str, args: list[str]) -> dict:
     return values
 
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 def _convert(value: str, hint, name: str):
     origin = typing.get_origin(hint)
     try:
         if hint is bool:
-            if value.lower() in _TRUE + _FALSE:
-                return value.lower() in _TRUE
+            if value.lower() in TRUE_WORDS + FALSE_WORDS:
+                return value.lower() in TRUE_WORDS
             raise ValueError(value)
         if hint in (int, float, str):
             return hint(value)
