@@ -71,17 +71,18 @@ def check_glyph_folder(folder: str | Path) -> Path:
     from glyphgen.errors import GlyphgenError
 
     folder = Path(folder)
-    if folder.exists():
-        foreign = (
-            []
-            if not folder.is_dir()
-            else [p.name for p in folder.iterdir() if not (p.is_file() and p.suffix.lower() == ".png")]
+    if not folder.exists():
+        return folder
+    foreign = (
+        [p.name for p in folder.iterdir() if not (p.is_file() and p.suffix.lower() == ".png")]
+        if folder.is_dir()
+        else []
+    )
+    if not folder.is_dir() or foreign:
+        raise GlyphgenError(
+            f"{folder} holds other files ({', '.join(foreign[:3]) or 'it is a file'}); the single glyphs go into "
+            "a folder named after --out: pick another --out"
         )
-        if not folder.is_dir() or foreign:
-            raise GlyphgenError(
-                f"{folder} holds other files ({', '.join(foreign[:3]) or 'it is a file'}); the single glyphs go into "
-                "a folder named after --out: pick another --out"
-            )
     return folder
 
 
