@@ -60,6 +60,9 @@ PREDICTION_TYPES = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}  # ou
 BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 
 
+MAX_TIMESTEPS = 100_000  # 100x the usual 1,000; a config.json asking for 1e9 would allocate gigabytes
+
+
 @dataclass
 class DiffusionConfig(MethodConfig):
     """Denoising diffusion: noise schedule, training target and loss, denoiser size, sampler defaults (the fields
@@ -84,8 +87,10 @@ class DiffusionConfig(MethodConfig):
     def __post_init__(self):
         check_choices(self)
         self.widths, self.attention = tuple(self.widths), tuple(self.attention)  # YAML gives lists
-        if self.timesteps < 2:
-            raise GlyphgenError(f"timesteps = {self.timesteps} is too few; use at least 2 (1000 is usual)")
+        if not 2 <= self.timesteps <= MAX_TIMESTEPS:  # the noise schedule holds arrays of this length
+            raise GlyphgenError(
+                f"timesteps = {self.timesteps} is out of range; use 2 to {MAX_TIMESTEPS:,} (1000 is usual)"
+            )
         if self.min_snr_gamma < 0:
             raise GlyphgenError(f"min_snr_gamma = {self.min_snr_gamma} must be >= 0 (0 = off, 5 is usual)")
         if self.patch < 1:

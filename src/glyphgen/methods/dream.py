@@ -62,6 +62,8 @@ from glyphgen.methods.base import (
 from glyphgen.methods.options import DreamOptions
 from glyphgen.models.dream import DreamGenerator, init_faithful_
 
+MAX_KT_STEPS = 1000  # 500,500 passes per training step already; more is a typo or a hostile config
+
 
 @dataclass
 class DreamConfig(MethodConfig):
@@ -101,8 +103,8 @@ class DreamConfig(MethodConfig):
             if self.kT_steps < 2:
                 raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 2 for the level denoiser")
             check_finite(self.churn, "churn", 0, 1)
-        if self.kT_steps < 1:
-            raise GlyphgenError(f"kT_steps {self.kT_steps} must be at least 1")
+        if not 1 <= self.kT_steps <= MAX_KT_STEPS:  # one training step makes kT_steps * (kT_steps + 1) / 2 passes
+            raise GlyphgenError(f"kT_steps {self.kT_steps} is out of range; use 1 to {MAX_KT_STEPS}")
         if self.kT_max < 0:
             raise GlyphgenError(f"kT_max {self.kT_max} must be non-negative")
         if self.sample_batch < 0:
@@ -113,7 +115,7 @@ class DreamConfig(MethodConfig):
 
 def annealed_schedule(kT_min: float, kT_max: float, steps: int, rho: float) -> list[float]:
     """`steps` temperatures from kT_max down to kT_min, spaced as EDM's (uniform in kT^(1/rho)), then a final 0."""
-    ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
+    ramp = torch.linspace(0, 1, steps, dtype=torch.float64, device="cpu")  # values even under a meta default
     hi, lo = kT_max ** (1 / rho), kT_min ** (1 / rho)
     return [*((hi + ramp * (lo - hi)) ** rho).tolist(), 0.0]
 
@@ -153,7 +155,9 @@ def annealed_dream(
 
 def noise_schedule(config: DreamConfig) -> list[float]:
     """kT = linspace(0, kT_max, kT_steps) as Python floats (float32-rounded like the original's torch.linspace)."""
-    return torch.linspace(0, config.kT_max, config.kT_steps).tolist()
+    # On the CPU whatever the default device: checkpoint.load builds networks on the meta device first, which holds
+    # no values to turn into floats.
+    return torch.linspace(0, config.kT_max, config.kT_steps, device="cpu").tolist()
 
 
 def chain_passes(kT: list[float]) -> list[float]:

@@ -31,6 +31,8 @@ from glyphgen.methods.base import (
 from glyphgen.methods.options import LatentOptions
 from glyphgen.models.vae import VAEDecoder, VAEEncoder
 
+MAX_DEPTH = 256  # residual blocks per network; GANji's VAE has 7
+
 
 @dataclass
 class VAEConfig(MethodConfig):
@@ -46,6 +48,8 @@ class VAEConfig(MethodConfig):
         check_choices(self)
         if self.latent < 1 or self.base_width < 1 or self.max_mult < 1:
             raise GlyphgenError("latent, base_width and max_mult must be positive")
+        if self.depth > MAX_DEPTH:  # the block plan is a list of `depth` entries, made before any layer
+            raise GlyphgenError(f"depth {self.depth} is too large; use at most {MAX_DEPTH} residual blocks")
         if self.beta < 0:
             raise GlyphgenError(f"beta {self.beta} must be >= 0")
 
