@@ -112,6 +112,36 @@ def save_each(images, folder: str | Path, names: list[str], invert: bool = True)
     return [folder / name for name in names]
 
 
+# Pixels a picture file glyphgen reads (glyph images, style references) may have: a 4096 px square, the largest
+# image size glyphgen resizes to. Checked from the header before decoding, so a small file that declares a huge
+# canvas (a decompression bomb: a 17 kB PNG of 12000 x 12000 px decodes to 144 MB, RGBA to 576 MB) is refused
+# without allocating it; Pillow's own guard only warns below 179 million pixels.
+MAX_PIXELS = 4096 * 4096
+
+
+def open_picture(path: str | Path) -> Image.Image:
+    """The decoded first frame of the picture file `path`, its size checked before decoding; 16-bit grey pictures
+    come back as 8-bit "L" scaled to 0-255 (Pillow's own conversion clips them, turning a 16-bit glyph white).
+    A picture over MAX_PIXELS is a one-line GlyphgenError naming the file; unreadable files raise Pillow's errors."""
+    from glyphgen.errors import GlyphgenError
+
+    im = Image.open(path)
+    try:
+        if im.width * im.height > MAX_PIXELS:
+            raise GlyphgenError(
+                f"image {path} is {im.width}x{im.height} pixels; pictures glyphgen reads have at most "
+                f"{MAX_PIXELS:,} (4096x4096): shrink it"
+            )
+        im.load()
+        if im.mode.startswith("I;16") or (im.mode == "I" and im.getextrema()[1] > 255):
+            wide = np.asarray(im, dtype=np.float64)
+            im = Image.fromarray(np.clip(wide / 257.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    except BaseException:
+        im.close()
+        raise
+    return im
+
+
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 

@@ -138,9 +138,10 @@ def read_picture(path: str | Path) -> Image.Image:
     path = Path(path)
     if path.stat().st_size > MAX_REFERENCE_BYTES:
         raise GlyphgenError(f"{path}: {path.stat().st_size / 2**20:.1f} MB; a reference image is at most 4 MB")
+    from glyphgen.images import open_picture
+
     try:
-        with Image.open(path) as im:
-            im.load()
+        with open_picture(path) as im:  # a decompression bomb is refused before it is decoded
             return im.convert("RGBA")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise GlyphgenError(f"{path.name}: not a readable image ({e})") from None

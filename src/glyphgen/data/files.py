@@ -13,6 +13,7 @@ restricted unpickler that can only rebuild plain numpy arrays (see `_CifarUnpick
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 import re
 import zlib
@@ -86,7 +87,7 @@ def _read_idx(path: Path, magic: int, what: str) -> np.ndarray:
             if len(dims_raw) < 4 * ndim:
                 raise GlyphgenError(f"{path} is truncated: its IDX header is incomplete; download it again")
             dims = [int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim)]
-            per_item = int(np.prod(dims[1:], dtype=np.int64)) if ndim > 1 else 1
+            per_item = math.prod(dims[1:])  # Python ints: 65535 x 65535 x 65535 overflows int64
             expected = dims[0] * per_item
             # Read in chunks into a bytearray: the result stays writable without a second copy, and a header that
             # claims absurd sizes ends in a "truncated" message instead of one giant allocation.
@@ -422,9 +423,10 @@ def _class_name(folder_name: str) -> str:
 def _read_image(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
+    from glyphgen.images import open_picture
+
     try:
-        with Image.open(path) as im:
-            im.load()  # first frame of an animated gif
+        with open_picture(path) as im:  # the first frame of an animated gif; a decompression bomb is refused
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 # Transparent pixels usually hold black RGB; on paper they are paper, so lay the image on white.
                 rgba = im.convert("RGBA")
@@ -433,6 +435,8 @@ def _read_image(path: Path, size: int, channels: int) -> np.ndarray:
             im = im.convert("L" if channels == 1 else "RGB")
             im = im.resize((size, size), Image.Resampling.LANCZOS)
             arr = np.asarray(im, dtype=np.uint8)
+    except GlyphgenError:
+        raise
     except Exception as e:  # PIL reports bad files as OSError, SyntaxError, ValueError, struct.error, ...
         raise GlyphgenError(f"cannot read image {path}: {_one_line(e)}; delete or replace that file") from e
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
