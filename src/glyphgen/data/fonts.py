@@ -198,7 +198,9 @@ def _collection_size(path: Path) -> int | None:
     with open(path, "rb") as fh:
         head = fh.read(12)
     if len(head) == 12 and head[:4] == b"ttcf":
-        return int.from_bytes(head[8:12], "big")
+        # The header's count, but no more faces than its offset table (4 bytes each) can list: a damaged count of
+        # 4 billion would otherwise make a font-folder scan try every index.
+        return min(int.from_bytes(head[8:12], "big"), max(0, path.stat().st_size - 12) // 4)
     return None
 
 
@@ -516,7 +518,17 @@ def render_font(
         raise GlyphgenError(f"margin {margin!r} is out of range; use a fraction from 0 to below 0.5")
     wanted = _unique_chars(chars)
 
-    draw = _EmDrawer(face, size) if placement == "em" else _CenterDrawer(face, size, margin)
+    drawer = _EmDrawer(face, size) if placement == "em" else _CenterDrawer(face, size, margin)
+
+    def draw(ch: str):
+        try:
+            return drawer(ch)
+        except OSError as e:  # FreeType failed on this outline (the .notdef probe's included): the file is damaged
+            raise GlyphgenError(
+                f"font file {face.spec.path} failed to render U+{ord(ch):04X} ({_one_line(e)}); the file may be "
+                "corrupt: re-install it or pick another font"
+            ) from e
+
     probe = next((cp for cp in _NOTDEF_PROBES if cp not in face.cmap), None)
     notdef = draw(chr(probe)) if probe is not None else None
     if notdef is not None and notdef[0] is None:
@@ -537,14 +549,8 @@ def render_font(
         if cp in face.to_notdef:
             empty.append(ch)
             continue
-        try:
-            img, box = draw(ch)
-        except OSError as e:  # FreeType failed on this outline: the file is damaged
-            raise GlyphgenError(
-                f"font file {face.spec.path} failed to render U+{cp:04X} ({_one_line(e)}); the file may be corrupt: "
-                "re-install it or pick another font"
-            ) from e
-        if img is None or (notdef is not None and _same_as_notdef(img, box, *notdef, draw.box_tolerance)):
+        img, box = draw(ch)
+        if img is None or (notdef is not None and _same_as_notdef(img, box, *notdef, drawer.box_tolerance)):
             empty.append(ch)
             continue
         images[len(kept)] = img
