@@ -80,10 +80,11 @@ def cache_key(cfg: DataConfig) -> str:
 
 def load(cfg: DataConfig, *, use_cache: bool = True, progress: bool = False) -> GlyphSet:
     """The glyph set `cfg` describes: from the cache when present, else rendered/read and then cached."""
-    path = cache_dir() / f"{cfg.source}-{cache_key(cfg)}.npz"
+    key = cache_key(cfg)
+    path = cache_dir() / f"{cfg.source}-{key}.npz"
     if use_cache and path.is_file():
         try:
-            glyphs = GlyphSet.load(path)
+            glyphs = GlyphSet.load(path, key=key)
         except GlyphgenError as e:  # a damaged cache is rebuilt, never trained on
             import warnings
 
@@ -93,7 +94,7 @@ def load(cfg: DataConfig, *, use_cache: bool = True, progress: bool = False) -> 
             return glyphs
     glyphs = build(cfg, progress=progress)
     if use_cache:
-        glyphs.save(path)
+        glyphs.save(path, key=key)
     glyphs.info["cache"] = {"path": str(path) if use_cache else None, "hit": False}
     return glyphs
 

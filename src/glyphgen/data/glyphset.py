@@ -92,10 +92,10 @@ class GlyphSet:
         h.update(json.dumps(self.classes, ensure_ascii=False).encode())
         return h.hexdigest()
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, key: str | None = None) -> None:
         """Write an .npz of plain arrays (no pickles) with their checksum; written under a unique temporary name
         (two processes building one cache cannot mix their bytes), fsynced, then renamed, so a reader never sees
-        half a file."""
+        half a file. key: what the set was built from (the render cache's key), checked again by `load`."""
         from glyphgen.atomic import atomic_path
 
         path = Path(path)
@@ -112,14 +112,16 @@ class GlyphSet:
         if self.content is not None:
             arrays["content"] = self.content
         arrays["checksum"] = np.array(self.checksum())
+        if key is not None:
+            arrays["key"] = np.array(key)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a bare temporary name
                 np.savez(f, **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> GlyphSet:
+    def load(cls, path: str | Path, key: str | None = None) -> GlyphSet:
         """Read a saved set; a truncated, bit-flipped or foreign file (no or a wrong checksum, labels outside the
-        classes) is a one-line GlyphgenError, never a set to train on."""
+        classes, another `key` than the one asked for) is a one-line GlyphgenError, never a set to train on."""
         import zipfile
 
         try:
@@ -134,10 +136,14 @@ class GlyphSet:
                     content=z["content"] if "content" in z.files else None,
                 )
                 stored = str(z["checksum"]) if "checksum" in z.files else None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+                built_for = str(z["key"]) if "key" in z.files else None
+        # MemoryError: a damaged .npy header can declare terabytes, which numpy tries to allocate before reading.
+        except (OSError, ValueError, KeyError, EOFError, MemoryError, RecursionError, zipfile.BadZipFile) as e:
             raise GlyphgenError(
                 f"cannot read glyph set {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
             ) from e
+        if key is not None and built_for != key:  # a well-formed set of another config, or from an older glyphgen
+            raise GlyphgenError(f"glyph set {path} was built from other settings (or by an older glyphgen)")
         if stored != glyphs.checksum():
             raise GlyphgenError(f"glyph set {path} does not match its checksum (damaged, or not written by glyphgen)")
         if len(glyphs.labels) and (glyphs.labels.min() < 0 or glyphs.labels.max() >= len(glyphs.classes)):
