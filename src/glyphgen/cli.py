@@ -562,11 +562,18 @@ def app_cmd(
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 serves other machines too)."),
     port: int = typer.Option(7860, help="Port to listen on."),
+    budget_s: float = typer.Option(
+        30.0,
+        "--budget-s",
+        min=0.1,
+        help="Most seconds of this CPU one request may take (estimated before it runs; over it: refused).",
+    ),
 ):
     """Serve the web app and its HTTP API: generate, write text, write in your own style, watch a glyph dream."""
     from glyphgen.app import launch
+    from glyphgen.app.handlers import Limits
 
-    launch(models, host=host, port=port)
+    launch(models, host=host, port=port, limits=Limits(budget_s=budget_s))
 
 
 def main() -> None:

@@ -14,11 +14,13 @@ import dataclasses
 import html
 import io
 import math
+import os
 import re
 import shutil
 import tempfile
 import time
 import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,10 @@ from glyphgen.layout import listing as _listing
 from glyphgen.sketch import frame_all
 
 MAX_SEED = 2**31 - 1
+CALIBRATION_BATCH = 8  # images in the one-step run that measures a model's cost (see Handlers.estimate)
+TRACE_S = 0.25  # seconds to trace, build and check one font glyph: measured on kanji-ddpm-cond's 32 px kanji (the most
+# intricate shipped glyphs; hand-cvae's digits take 13 ms) on a 2-core CPU
+KEEP_BYTES = 512 * 2**20  # request folders kept at most, oldest removed first (beside the age limit)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,26 @@ class Limits:
     randomness: float = 3.0  # style randomness (multiples of the style's standard deviation)
     font_glyphs: int = 200  # glyphs in one font (each drawn, traced to outlines and checked)
     upload: str = "2mb"  # largest file a client may upload (Gradio's max_file_size)
+    uploads_total: str = "10mb"  # all files of one upload request together, and all the uploads one action reads
+    body: str = "1mb"  # any other request body (the JSON of an API call; files go through the upload route)
+    budget_s: float = 30.0  # estimated seconds of this server's CPU one request may take (see Handlers.estimate)
+
+    def bytes(self, field_name: str) -> int:
+        """A size field ("2mb", "10mb", "1mb") in bytes, read as Gradio reads max_file_size (1 kb = 1024 b)."""
+        return parse_size(getattr(self, field_name))
+
+
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_size(size: str | int) -> int:
+    """Bytes of a size such as "2mb" or 1024 (plain numbers are bytes)."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?b)\s*", str(size).lower())
+    if not match:
+        raise GlyphgenError(f"size {size!r} is not a size such as 2mb, 500kb or 1gb")
+    return int(float(match[1]) * _UNITS[match[2]])
 
 
 @dataclass
@@ -103,9 +129,22 @@ class Handlers:
     def __init__(self, library: Library, limits: Limits | None = None, out: str | Path | None = None):
         self.library = library
         self.limits = limits or Limits()
-        self.out = Path(out) if out else Path(tempfile.mkdtemp(prefix="glyphgen-app-"))
+        if out:
+            self.out = Path(out)
+        else:  # its own folder, named after this process: removed at exit, or by the next app if this one is killed
+            _remove_stale_folders(Path(tempfile.gettempdir()))
+            self.out = Path(tempfile.mkdtemp(prefix=f"{OUT_PREFIX}{os.getpid()}-"))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self.out, ignore_errors=True)
         self.keep_seconds = 3600.0
+        self.keep_bytes = KEEP_BYTES
         self._recognizer = None  # the shipped recogniser, loaded on first use (reads drawings for style models)
+        self._step_costs: dict[tuple, float] = {}  # (model, guidance kind) -> seconds of one step of a batch
+
+    def close(self) -> None:
+        """Remove the folder of request outputs (when the app made it); the app calls this when it stops."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
 
     # ---- models ----------------------------------------------------------------------------------------------
 
@@ -197,6 +236,12 @@ class Handlers:
         uploads = [u for u in (uploads or []) if u]
         if len(uploads) > self.limits.uploads:
             raise GlyphgenError(f"{len(uploads)} images uploaded; this app reads at most {self.limits.uploads}")
+        total, cap = sum(Path(u).stat().st_size for u in uploads), self.limits.bytes("uploads_total")
+        if total > cap:  # each file passed the upload's own cap; several uploads may still add up
+            raise GlyphgenError(
+                f"the uploaded images come to {total / 2**20:.1f} MB; this app reads at most {cap / 2**20:g} MB of "
+                "them a request"
+            )
         drawings += [read_picture(u) for u in uploads]
         glyphs, used = frame_all(drawings, tuple(entry.meta["image_shape"]), entry.meta.get("data"))
         probs = self._read_glyphs(method, entry, glyphs)
@@ -243,8 +288,7 @@ class Handlers:
         randomness = _float(randomness, "randomness")
         if not 0 <= randomness <= self.limits.randomness:
             raise GlyphgenError(f"randomness {randomness} is out of range; use 0 to {self.limits.randomness}")
-        glyphs, _, recognised = self.read_style(model, drawings, uploads)
-        method, entry = self.library.load(model)
+        method, entry = self._load_able(model, "writes_in_style", "write in your style", "a style or cvae")
         names = {f.name for f in dataclasses.fields(entry.options)}
         options = {"temperature": randomness} if "temperature" in names else self._options(entry, None, steps, guidance)
         notes = []
@@ -255,6 +299,8 @@ class Handlers:
             text = "".join(chars)
         page = self._page(text, entry.classes)
         labels = torch.tensor([label for _, label in page.glyphs])
+        self._afford(model, len(labels), options)  # before the drawings are read: a refused request does nothing
+        glyphs, _, recognised = self.read_style(model, drawings, uploads)
         images = method.write(
             torch.from_numpy(glyphs), labels, _seeds(seed, len(labels)), average=bool(average), **options
         )
@@ -283,6 +329,7 @@ class Handlers:
                 raise GlyphgenError(f"give one character to dream, not {len(char)}")
             labels = self._page(char, entry.classes).labels()
         options = self._options(entry, sampler, steps, guidance)
+        self._afford(model, 1, options)
         with torch.no_grad():
             _, trajectory = method.sample(_seeds(seed, 1), labels, return_trajectory=True, **options)
         trajectory = trajectory[:, 0]  # (T, C, H, W) in [0, 1], noise first
@@ -327,6 +374,8 @@ class Handlers:
         chars, warnings = self._font_chars(text, entry.classes)
         first = _seeds(seed, len(chars))[0]
         options = self._options(entry, None, steps, guidance)
+        traced = f", each traced ({TRACE_S:g} s a glyph)"
+        self._afford(model, len(chars), options, extra_s=len(chars) * TRACE_S, extra=traced)
         path = self._folder() / f"{_filename(family)}.otf"
         # "=" makes the characters literal ("latin" would be a named set, "@x" a file on the server)
         loaded = self.library.load(model)[0], entry.meta
@@ -388,6 +437,50 @@ class Handlers:
             notes.append(f"the model draws one case: the font holds {other} instead of {''.join(folded)}.")
         return chars, notes
 
+    # ---- work budget -----------------------------------------------------------------------------------------
+
+    def estimate(self, model: str, n: int, options: dict) -> float:
+        """Seconds of this server's CPU that sampling n images of `model` with `options` takes, worked out before
+        any of the request's own work.
+
+        The cost of one sampling step of a batch of CALIBRATION_BATCH images is measured once per model (and kind of
+        guidance: at 0 or 1 one network pass a step, guided two) on first use, after an untimed warm-up, then
+        estimate = steps (diffusion steps, dream cycles; 1 for one-pass families) x that cost x max(1, n / batch):
+        a smaller batch is taken to cost no less than the measured one, a larger one to grow in proportion.
+        Batching only makes images cheaper, so this errs high (measured: 1.5-3x for a ddpm on 2 cores).
+        """
+        method, entry = self.library.load(model)
+        steps = options.get("steps") or options.get("num_cycles") or 1
+        return steps * self._step_cost(method, entry, options) * max(1.0, n / CALIBRATION_BATCH)
+
+    def _afford(self, model: str, n: int, options: dict, extra_s: float = 0.0, extra: str = "") -> None:
+        """Refuse (a message, nothing run) a request estimated to take more than the app's budget."""
+        seconds = self.estimate(model, n, options) + extra_s
+        if seconds > self.limits.budget_s:
+            steps = options.get("steps") or options.get("num_cycles")
+            what = f"{n} image{'s' * (n != 1)}" + (f" x {steps} {_step_word(options)}" if steps else "") + extra
+            raise GlyphgenError(
+                f"this request ({what}) would take about {seconds:.0f} s of this server's CPU; it allows "
+                f"{self.limits.budget_s:g} s a request: ask for fewer images or steps"
+            )
+
+    def _step_cost(self, method, entry, options: dict) -> float:
+        guidance = options.get("guidance")
+        kind = guidance if guidance in (None, 0, 1) or not entry.conditional else "guided"
+        key = (entry.name, kind)
+        if key not in self._step_costs:
+            one = dict(options)
+            for name in ("steps", "num_cycles"):
+                if name in one:
+                    one[name] = 1
+            labels = (lambda k: torch.zeros(k, dtype=torch.long)) if entry.conditional else (lambda k: None)
+            with torch.no_grad():
+                method.sample([0], labels(1), **one)  # untimed: a first call pays for lazy set-up
+                start = time.perf_counter()
+                method.sample(list(range(CALIBRATION_BATCH)), labels(CALIBRATION_BATCH), **one)
+            self._step_costs[key] = time.perf_counter() - start
+        return self._step_costs[key]
+
     # ---- helpers ---------------------------------------------------------------------------------------------
 
     def _load_able(self, model: str, capability: str, action: str, kind: str):
@@ -425,6 +518,7 @@ class Handlers:
 
     def _sample(self, method, entry, seeds, labels, sampler, steps, guidance) -> torch.Tensor:
         options = self._options(entry, sampler, steps, guidance)
+        self._afford(entry.name, len(seeds), options)
         with torch.no_grad():
             return method.sample(seeds, labels, **options)
 
@@ -440,18 +534,65 @@ class Handlers:
         return Pictures(picture, shown, [shown, _zip(images, names, folder / "glyphs.zip")], page.notes)
 
     def _folder(self) -> Path:
-        """A new folder for one request's files; folders older than `keep_seconds` are removed."""
+        """A new folder for one request's files. Older ones go once past `keep_seconds`, and the oldest first while
+        all of them hold more than `keep_bytes` (Gradio has copied a request's outputs to its own cache by the time
+        it answers, so this only bounds the disk a busy server uses)."""
         self.out.mkdir(parents=True, exist_ok=True)
         now = time.time()
+        folders = []
         for old in self.out.iterdir():
             try:
-                if old.is_dir() and now - old.stat().st_mtime > self.keep_seconds:
+                if not old.is_dir():
+                    continue
+                age = now - old.stat().st_mtime
+                if age > self.keep_seconds:
                     shutil.rmtree(old, ignore_errors=True)
+                else:
+                    folders.append((age, sum(f.stat().st_size for f in old.iterdir()), old))
             except FileNotFoundError:  # removed by a concurrent request
                 pass
+        total = sum(size for _, size, _ in folders)
+        for _, size, old in sorted(folders, key=lambda f: -f[0]):  # oldest first
+            if total <= self.keep_bytes:
+                break
+            shutil.rmtree(old, ignore_errors=True)
+            total -= size
         folder = self.out / f"{int(now)}-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
         return folder
+
+
+OUT_PREFIX = "glyphgen-app-"  # the app's output folders in the temporary directory: glyphgen-app-<pid>-<random>
+
+
+def _remove_stale_folders(tmp: Path) -> None:
+    """Remove output folders of apps that are no longer running (killed before they could remove their own)."""
+    for folder in tmp.glob(f"{OUT_PREFIX}*"):
+        pid = folder.name.removeprefix(OUT_PREFIX).split("-")[0]
+        if not pid.isdigit() or _alive(int(pid)) or not _mine(folder):
+            continue  # another app's (alive), an older glyphgen's (no pid in its name), another user's
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def _mine(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and folder.stat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _step_word(options: dict) -> str:
+    return "steps" if "steps" in options else "dream cycles"
 
 
 PREVIEW_PX = 48  # font size of the preview paragraphs

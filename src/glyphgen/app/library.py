@@ -10,6 +10,8 @@ the evaluation metrics kept with it (`glyphgen eval`'s report, or a `metrics` en
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from glyphgen.checkpoint import CONFIG, WEIGHTS, load, read_config
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods import FAMILIES
 
+log = logging.getLogger("glyphgen.app")
 SKIP = {"checkpoints", "samples", "diffusers", ".git", "__pycache__"}  # never hold a model export of their own
 MAX_DEPTH = 4  # how far below a models folder to look
 
@@ -88,7 +91,12 @@ def default_folders() -> list[Path]:
 
 
 def find_models(folders) -> list[ModelEntry]:
-    """Every model folder under `folders` (sorted by name; the first of two with one name wins)."""
+    """Every model folder under `folders` (sorted by name; the first of two with one name wins).
+
+    A folder whose config.json is broken (not JSON, wrong types, options its family cannot build) is skipped with a
+    one-line warning naming it, so one bad export never stops the app from serving the others; a config.json of
+    something else (no "family": a diffusers pipeline, a tokenizer, the evaluation recogniser) is skipped silently.
+    """
     found: dict[str, ModelEntry] = {}
     for root in map(Path, folders):
         if not root.is_dir():
@@ -97,16 +105,41 @@ def find_models(folders) -> list[ModelEntry]:
             rel = path.relative_to(root)
             parts = rel.parts[:-1] if rel.parts and rel.parts[-1] == "model" else rel.parts
             name = "/".join(parts) or root.resolve().name
-            if name in found:
+            if name in found or _foreign(path / CONFIG):
                 continue
             try:
-                meta = read_config(path)
-            except GlyphgenError:
-                continue  # a config.json of something else (a diffusers pipeline, a tokenizer)
-            if meta.get("family") not in FAMILIES:
-                continue  # not a generative model (e.g. the evaluation recogniser)
-            found[name] = ModelEntry(name, path, meta, card(path, meta, name))
+                entry = _entry(name, path)
+            except Exception as e:  # noqa: BLE001 — any fault of one export: reported, the others still served
+                log.warning("skipping model %s: %s", path, _one_line(e))
+                continue
+            found[name] = entry
     return [found[k] for k in sorted(found)]
+
+
+def _foreign(config: Path) -> bool:
+    """Whether config.json is some other tool's (a JSON object without a glyphgen "family"), not a broken export."""
+    try:
+        meta = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False  # unreadable: a broken export until shown otherwise (read_config says what is wrong)
+    return isinstance(meta, dict) and "family" not in meta
+
+
+def _entry(name: str, path: Path) -> ModelEntry:
+    """The entry of one export, with everything the UI reads of it at start (capabilities, sampling options and their
+    bounds, card) worked out now: a wrong type deep in its config fails here, not while the page is being built."""
+    meta = read_config(path)
+    if meta.get("family") not in FAMILIES:
+        raise GlyphgenError(f"{path / CONFIG} names model family {meta.get('family')!r}; known: {', '.join(FAMILIES)}")
+    entry = ModelEntry(name, path, meta, card(path, meta, name))
+    entry.capabilities, entry.options, entry.option_limits  # noqa: B018 — computed (and cached) to check them
+    list(entry.meta["image_shape"]), entry.classes, entry.conditional  # noqa: B018 — read by Handlers.models()
+    return entry
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if isinstance(e, GlyphgenError) else f"{type(e).__name__}: {text}"
 
 
 def _model_dirs(folder: Path, depth: int):
