@@ -1,6 +1,11 @@
 """Atomic file writes: a temporary file beside the target, fsynced, renamed over it, the directory fsynced.
 
 A reader (or a crash) sees the old file or the new one, never a partial one; a failed write leaves nothing behind.
+A kill -9 mid-write can leave only a hidden temporary (`.NAME.XXXX.tmp`), which `remove_temporaries` clears.
+
+Fault injection: `GLYPHGEN_PAUSE_WRITE=NAME@POINT` makes the writer of a file named NAME (a glob) stop at POINT,
+`open` (the temporary made, nothing written) or `written` (the temporary complete, not yet renamed), create the file
+named by `GLYPHGEN_PAUSE_MARK` and sleep, so a test can kill the process at that moment (benchmarks/bench_crash.py).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+TEMP_SUFFIX = ".tmp"
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
@@ -18,18 +25,26 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
 
     fsync=False skips the flushes to disk (many small files that can be made again, such as SVGs of a font)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
+        _pause_point(path, "open")
         yield tmp
+        _pause_point(path, "written")
         if fsync:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a font or image is for others to read too
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        with contextlib.suppress(OSError):  # a read-only or vanished folder: nothing of ours is left there anyway
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):  # disk full, read-only, over quota: the old file is untouched
+            raise _cannot_write(path, e) from None
         raise
     if not fsync:
         return
@@ -39,6 +54,51 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _cannot_write(path: Path, e: OSError):
+    from glyphgen.errors import GlyphgenError
+
+    kept = " (the previous file is kept)" if path.exists() else ""
+    return GlyphgenError(f"cannot write {path}: {e.strerror or e}{kept}")
+
+
+def _pause_point(path: Path, point: str) -> None:
+    """The fault-injection hook of the module docstring (a no-op unless GLYPHGEN_PAUSE_WRITE names this write)."""
+    wanted = os.environ.get("GLYPHGEN_PAUSE_WRITE")
+    if not wanted:
+        return
+    import fnmatch
+    import time
+
+    name, _, at = wanted.rpartition("@")
+    if at != point or not fnmatch.fnmatchcase(path.name, name):
+        return
+
+    mark = os.environ.get("GLYPHGEN_PAUSE_MARK")
+    if mark:
+        Path(mark).write_text(str(path), encoding="utf-8")
+    time.sleep(3600)
+
+
+def remove_temporaries(folder: str | Path, older_than_s: float = 0.0) -> list[Path]:
+    """Remove the temporaries that killed writers left in `folder` (not recursive); returns what was removed.
+
+    Only for folders one process writes at a time (a run folder while it trains), or with `older_than_s` set for
+    shared ones (a render cache), so that another process's write in flight is never taken away."""
+    import time
+
+    folder, removed, now = Path(folder), [], time.time()
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(f".*{TEMP_SUFFIX}"):
+        try:
+            if p.is_file() and now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                removed.append(p)
+        except OSError:  # gone already, or not ours to remove
+            continue
+    return removed
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -40,13 +40,16 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
         "classes": list(classes or []),
         **(extra or {}),
     }
-    from glyphgen.atomic import atomic_path, write_text
+    from glyphgen.atomic import atomic_path
 
     # A unique temporary name per writer (two processes exporting at once cannot mix their files), world-readable
-    # like any exported file, renamed over the old one.
-    with atomic_path(folder / WEIGHTS) as tmp:
-        save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION), "family": method.family})
-    write_text(folder / CONFIG, json.dumps(config, indent=2, ensure_ascii=False))
+    # like any exported file, renamed over the old one. Both files are written in full before either is renamed,
+    # the weights first: a folder with a config.json always has the weights beside it (a kill between the renames
+    # leaves new weights under the old config, of the same network).
+    with atomic_path(folder / CONFIG) as cfg, atomic_path(folder / WEIGHTS) as weights:
+        # bytes, then a plain write: a full disk is an OSError (one line via atomic_path), not a SafetensorError
+        weights.write_bytes(save(state, metadata={"format_version": str(FORMAT_VERSION), "family": method.family}))
+        cfg.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
     return folder
 
 

@@ -259,6 +259,7 @@ class TrainConfig:
     sample_every: int = 500  # write a sample grid every N steps (0 = only at the end)
     n_samples: int = 16  # images per sample grid
     log_every: int = 25  # append to metrics.jsonl every N steps
+    loggers: str = "auto"  # also log to logs/version_N: auto (CSV, + TensorBoard if installed), csv, tensorboard, none
     seed: int = 0  # seeds weights, batches and noise; a resumed run restores the RNG state instead
     lr_warmup: int = 0  # steps of linear learning-rate warm-up from 0 (0 = none)
     lr_schedule: Literal["constant", "cosine"] = "constant"  # after warm-up: constant, or cosine decay to 0 at `steps`
@@ -291,6 +292,9 @@ class TrainConfig:
                 f"lr_warmup {self.lr_warmup} and grad_clip {self.grad_clip} must be >= 0, accumulate "
                 f"{self.accumulate} >= 1"
             )
+        chosen = {part.strip() for part in self.loggers.split(",")}
+        if not chosen <= {"auto", "csv", "tensorboard", "none"} or (len(chosen) > 1 and chosen & {"auto", "none"}):
+            raise GlyphgenError(f"loggers {self.loggers!r}: use auto, csv, tensorboard, csv,tensorboard or none")
         if self.snapshot_every < 0:
             raise GlyphgenError(f"snapshot_every must be 0 (none) or more, got {self.snapshot_every}")
         if self.batch_size > MAX_BATCH:

@@ -224,7 +224,9 @@ def train(cfg: RunConfig, run_dir: Path, resume: bool = False):
                 f"{run_dir} has trained {done:,d} steps already and {cfg.train.steps:,d} are asked for; "
                 f"pass --steps above {done} to train on"
             )
-    (run_dir / "config.yaml").write_text(dump_yaml(cfg.to_dict()), encoding="utf-8")
+    from glyphgen.atomic import write_text
+
+    write_text(run_dir / "config.yaml", dump_yaml(cfg.to_dict()))
     glyphs = load(cfg.data, progress=True)
     cls = get_family(cfg.model)
     wants_labels = cls.conditioning == "always" or cfg.train.conditional

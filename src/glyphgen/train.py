@@ -14,6 +14,7 @@ Lightning brings devices, DDP, precision and atomic checkpoint files; the rest i
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -60,10 +61,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Serialised in memory first: torch.save on a full disk fails with a bare RuntimeError from its zip writer,
+        # a plain write with the OSError (ENOSPC, EROFS, ...) that atomic_path turns into a one-line error.
+        data = io.BytesIO()
+        torch.save(checkpoint, data)
         with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+            tmp.write_bytes(data.getbuffer())
             if path.exists():
-                link = path.with_name(f".{PREVIOUS}.{os.getpid()}")
+                link = path.with_name(f".{PREVIOUS}.{os.getpid()}.tmp")
                 link.unlink(missing_ok=True)
                 try:
                     os.link(path, link)
@@ -248,6 +253,7 @@ class RunFolder(L.Callback):
         if trainer.is_global_zero:
             if self.run_dir:
                 _drop_records_after(self.run_dir / "metrics.jsonl", int(module.step))
+                _remove_temporaries(self.run_dir)
             self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.run_dir else None
             self._bar = tqdm(
                 total=self.cfg.steps,
@@ -257,6 +263,9 @@ class RunFolder(L.Callback):
                 dynamic_ncols=True,
             )
         if int(module.step) >= self.cfg.steps:
+            # A run killed after its last checkpoint but before that step's export: the export is made now, so
+            # model/ always holds the weights of the last checkpoint once the run is done.
+            self.export(trainer, module, int(module.step), self.run_dir / "model" if self.run_dir else None)
             trainer.should_stop = True
 
     def _on_signal(self, signum, frame):
@@ -285,12 +294,15 @@ class RunFolder(L.Callback):
             if self._metrics:
                 self._metrics.write(json.dumps(record) + "\n")
                 self._metrics.flush()
+            for logger in trainer.loggers:  # CSV / TensorBoard: the same record, written out at once
+                logger.log_metrics({k: v for k, v in record.items() if k != "step"}, step=step)
+                logger.save()
         if self.cfg.sample_every and step % self.cfg.sample_every == 0 and not done:
             self.write_samples(trainer, module, step)
         if step % self.cfg.checkpoint_every == 0 or done or stop:
             self.save(trainer, module, step)
         if self.cfg.snapshot_every and step % self.cfg.snapshot_every == 0:
-            self.export(trainer, module, step, self.run_dir / "snapshots" / f"step{step:07d}" if self.run_dir else None)
+            self.snapshot(trainer, module, step)
         if done or stop:
             trainer.should_stop = True
 
@@ -317,6 +329,20 @@ class RunFolder(L.Callback):
                     "train_seconds": round(float(module.train_seconds), 1),
                 },
             )
+
+    def snapshot(self, trainer, module, step: int):
+        """A kept export of this step in snapshots/stepNNNNNNN: written whole in a hidden folder, then renamed, so a
+        snapshot folder is never half written."""
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        import shutil
+
+        final = self.run_dir / "snapshots" / f"step{step:07d}"
+        tmp = final.with_name(f".{final.name}{SNAPSHOT_TEMP}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.export(trainer, module, step, tmp)
+        shutil.rmtree(final, ignore_errors=True)  # the same step's snapshot, from a run killed after writing it
+        tmp.rename(final)
 
     def write_samples(self, trainer, module, step: int):
         if self.run_dir is None or not trainer.is_global_zero:
@@ -346,13 +372,22 @@ class RunFolder(L.Callback):
         model.eval()
         denoising_strip(model, x0, self.run_dir / "samples" / "strip.png", label=label)
 
-    def on_train_end(self, trainer, module):
+    def _close(self) -> None:
         for sig, handler in self._previous_handlers.items():
             signal.signal(sig, handler)
+        self._previous_handlers = {}
         if self._bar is not None:
-            self._bar.close()
+            self._bar.close()  # ends the bar's line, so an error message starts a line of its own
+            self._bar = None
         if self._metrics:
             self._metrics.close()
+            self._metrics = None
+
+    def on_exception(self, trainer, module, exception):
+        self._close()
+
+    def on_train_end(self, trainer, module):
+        self._close()
         module.stopped_by = self.stop_signal
         if trainer.world_size > 1:
             module.ranks_agree = _ranks_agree(trainer, module)
@@ -361,9 +396,53 @@ class RunFolder(L.Callback):
             self.write_strip(trainer, module)
 
 
+def _loggers(which: str, run_dir: Path | None) -> list:
+    """Lightning's CSV and TensorBoard loggers under run_dir/logs (see TrainConfig.loggers)."""
+    if run_dir is None or which == "none":
+        return []
+    chosen = {part.strip() for part in which.split(",")}
+    tensorboard = "tensorboard" in chosen
+    if chosen == {"auto"}:
+        import importlib.util
+
+        chosen = {"csv"}
+        tensorboard = any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX"))
+    # one version folder per start of the run, shared by both loggers
+    version = len(list((run_dir / "logs").glob("version_*")))
+    loggers = []
+    if "csv" in chosen:
+        from lightning.pytorch.loggers import CSVLogger
+
+        loggers.append(CSVLogger(run_dir, name="logs", version=version))
+    if tensorboard:
+        try:
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(TensorBoardLogger(run_dir, name="logs", version=version, default_hp_metric=False))
+        except ModuleNotFoundError as e:
+            raise GlyphgenError(f"--loggers tensorboard needs TensorBoard: pip install tensorboard ({e})") from None
+    return loggers
+
+
 def _as_list(x) -> list:
     """Lightning's optimizers() / lr_schedulers(): one object, a list, or None (no schedulers) -> a list."""
     return [] if x is None else x if isinstance(x, list) else [x]
+
+
+SNAPSHOT_TEMP = ".tmp"  # suffix of a snapshot folder being written
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """What writers killed mid-write left in a run folder (hidden temporaries; a half-written snapshot folder).
+    Called as training starts, when this process is the run folder's only writer."""
+    import shutil
+
+    from glyphgen.atomic import remove_temporaries
+
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "model", run_dir / "samples"):
+        remove_temporaries(folder)
+    for tmp in (run_dir / "snapshots").glob(f".step*{SNAPSHOT_TEMP}"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _drop_records_after(path: Path, step: int) -> None:
@@ -502,7 +581,7 @@ def fit(
         num_nodes=train_cfg.num_nodes,
         strategy=strategy,
         precision=train_cfg.precision,
-        logger=False,
+        logger=_loggers(train_cfg.loggers, run_dir) or False,
         enable_checkpointing=False,  # checkpoints follow the method's own step count (see GlyphModule.save)
         enable_progress_bar=False,  # our bar knows the total number of steps and the ETA
         enable_model_summary=False,
