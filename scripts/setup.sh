@@ -8,8 +8,8 @@
 # users get their normal build. Set GLYPHGEN_TORCH (e.g. "torch==2.5.1") to choose yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="[app]"  # the web app (gradio) comes with a plain install too; pip install glyphgen alone leaves it out
-[ "${1:-}" = "--dev" ] && extras="[app,dev]"
+extras="[app,digits]"  # the web app (gradio) and the 8x8 digits come with a plain install too; pip install glyphgen alone leaves them out
+[ "${1:-}" = "--dev" ] && extras="[app,digits,dev]"
 
 # --- Debian packages (skipped where apt is absent or they are already there) ---
 debs=(fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho fonts-wqy-microhei fontconfig)

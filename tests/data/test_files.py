@@ -447,6 +447,16 @@ def test_sklearn_digits_match_load_digits(monkeypatch):
     np.testing.assert_array_equal(load_sklearn_digits().images, fast.images)
 
 
+def test_digits_without_scikit_learn_name_the_extra_to_install(monkeypatch):
+    import sys
+
+    # scikit-learn is an optional part ([digits]): as if it were not installed
+    monkeypatch.setattr(files, "_sklearn_digits_rows", lambda: None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(GlyphgenError, match=r"pip install 'glyphgen\[digits\]'"):
+        load_sklearn_digits()
+
+
 # ------------------------------------------------------------------------------------------------- dispatcher
 
 

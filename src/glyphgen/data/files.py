@@ -558,7 +558,9 @@ def load_sklearn_digits(size: int | None = None) -> GlyphSet:
         try:
             from sklearn.datasets import load_digits
         except ImportError as e:
-            raise GlyphgenError("scikit-learn is not installed; install it (pip install scikit-learn)") from e
+            raise GlyphgenError(
+                "the 8x8 digits come with scikit-learn, an optional part of glyphgen: pip install 'glyphgen[digits]'"
+            ) from e
         digits = load_digits()
         pixels, labels = digits.images, digits.target
     images = np.rint(np.asarray(pixels, dtype=np.float64) * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[:, None]

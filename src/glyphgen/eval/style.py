@@ -93,7 +93,13 @@ class FaceEmbedding:
         return torch.cat(out).numpy()
 
     def fit(self, images: np.ndarray, faces: np.ndarray) -> FaceEmbedding:
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        try:
+            from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        except ImportError:
+            raise GlyphgenError(
+                "the style evaluation's face retrieval uses scikit-learn, an optional part of glyphgen: "
+                "pip install 'glyphgen[digits]'"
+            ) from None
 
         self.lda = LinearDiscriminantAnalysis().fit(self.statistics(images), faces)
         return self
