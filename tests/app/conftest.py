@@ -75,13 +75,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(models_dir):
-    """The app, launched as `glyphgen app` launches it, on a free localhost port: yields its URL."""
+def served(models_dir):
+    """The app, launched as `glyphgen app` launches it, on a free localhost port: yields its Gradio Blocks."""
     from glyphgen.app import launch
 
     demo = launch([models_dir], port=free_port(), block=False, quiet=True)
-    yield demo.local_url.rstrip("/")
+    yield demo
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def server(served):
+    """The URL of the live app."""
+    return served.local_url.rstrip("/")
 
 
 def chromium_path() -> str | None:
