@@ -87,6 +87,11 @@ def _read_idx(path: Path, magic: int, what: str) -> np.ndarray:
             if len(dims_raw) < 4 * ndim:
                 raise GlyphgenError(f"{path} is truncated: its IDX header is incomplete; download it again")
             dims = [int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim)]
+            if ndim > 1 and 0 in dims[1:]:  # a 0-pixel side leaves nothing to resize or train on
+                raise GlyphgenError(
+                    f"{path} is not a valid IDX {what} file: its header says images of {dims[1]}x{dims[2]} pixels; "
+                    "download it again"
+                )
             per_item = math.prod(dims[1:])  # Python ints: 65535 x 65535 x 65535 overflows int64
             expected = dims[0] * per_item
             # Read in chunks into a bytearray: the result stays writable without a second copy, and a header that
