@@ -620,6 +620,7 @@ def test_absurd_sizes_refused_before_allocating(exports, tmp_path):
 
 
 def digits_config():
+    pytest.importorskip("sklearn", reason="the digits source is the optional [digits] part")
     from glyphgen.config import DataConfig
 
     return DataConfig(source="digits", size=8)
