@@ -342,3 +342,21 @@ def test_a_family_option_named_like_a_training_option_gets_the_typed_value():
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load(result.output)
     assert resolved["train"]["channels_last"] is False and resolved["dream"]["channels_last"] is False
+
+
+def test_help_at_80_columns_keeps_every_option_name_whole():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TYPER_USE_RICH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "glyphgen.cli", "train", "-h"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "COLUMNS": "80"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in proc.stdout
+    for name in ("--checkpoint-every", "--augment-translate", "--snapshot-every", "--loggers"):
+        assert any(line.split()[:1] == [name] for line in lines), name

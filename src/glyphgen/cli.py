@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-import typer
+# Rich's option tables cut long option names short ("--checkpoint-eve…") on terminals under ~100 columns; there
+# click's plain layout, which wraps the help text instead, is used (TYPER_USE_RICH=1 keeps rich). Read by typer on
+# import, so set before it.
+if shutil.get_terminal_size((120, 24)).columns < 100:
+    os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402
 from typer.core import TyperCommand, TyperGroup
 
 from glyphgen.cli_options import dataclass_options, runtime_options, sampling_options
