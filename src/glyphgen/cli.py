@@ -16,7 +16,7 @@ from pathlib import Path
 # Rich's option tables cut long option names short ("--checkpoint-eve…") on terminals under ~100 columns; there
 # click's plain layout, which wraps the help text instead, is used (TYPER_USE_RICH=1 keeps rich). Read by typer on
 # import, so set before it.
-if shutil.get_terminal_size((120, 24)).columns < 100:
+if shutil.get_terminal_size((80, 24)).columns < 100:  # (80: what rich assumes when not on a terminal)
     os.environ.setdefault("TYPER_USE_RICH", "0")
 
 import typer  # noqa: E402
@@ -528,17 +528,34 @@ def _eval_style(model, out: Path, ks: str, per_face: int, seed: int, recognizer,
 @dataclass_options(RecognizerConfig, "cfg", panel="Recogniser")
 def eval_train_recognizer(
     cfg: RecognizerConfig,
-    out: Path = typer.Option(Path("runs/recognizer"), "--out", "-o", help="Folder for weights, card, checkpoint."),
-    resume: bool = typer.Option(False, help="Continue the training run in --out from its checkpoint."),
+    out: Path = typer.Option(
+        Path("runs/recognizer"),
+        "--out",
+        "-o",
+        help="Run folder: checkpoints/, metrics.jsonl, and model/ (the recogniser's weights, config.json and card).",
+    ),
+    resume: bool = typer.Option(
+        False, help="Continue the run in --out from its checkpoint (its own options, with this --steps and --threads)."
+    ),
 ):
-    """Train the glyph recogniser (checkpointed; --resume continues) and print its held-out accuracy."""
+    """Train the glyph recogniser with glyphgen's trainer and print its held-out accuracy (checkpointed; Ctrl-C or
+    SIGTERM stops it after a checkpoint, --resume continues). --recognizer OUT/model scores models with it."""
     from glyphgen.eval.recognizer import train
 
     result = train(cfg, out, resume=resume)
-    s = result["heldout_top1"]
+    if "stopped_by" in result:  # 128 + signal, as `glyphgen train` and shells say it
+        import signal
+
+        name = signal.Signals(result["stopped_by"]).name
+        typer.echo(
+            f"stopped by {name} at step {result['step']} of {cfg.steps}; checkpoint saved. "
+            f"Continue: glyphgen eval train-recognizer --out {out} --resume"
+        )
+        raise typer.Exit(128 + result["stopped_by"])
+    s = result["metrics"]["heldout_top1"]
     typer.echo(
         f"held-out top-1 {s['all']:.3f} (CJK {s['cjk']:.3f}, Latin/digits {s['latin_digits']:.3f}) after "
-        f"{result['train_seconds'] / 60:.1f} min; weights and card in {out}"
+        f"{result['train_seconds'] / 60:.1f} min; weights and card in {out / 'model'}"
     )
 
 
