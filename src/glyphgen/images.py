@@ -125,7 +125,13 @@ def open_picture(path: str | Path) -> Image.Image:
     A picture over MAX_PIXELS is a one-line GlyphgenError naming the file; unreadable files raise Pillow's errors."""
     from glyphgen.errors import GlyphgenError
 
-    im = Image.open(path)
+    try:
+        im = Image.open(path)
+    except Image.DecompressionBombError:  # Pillow's guard, where the app has lowered it to MAX_PIXELS
+        raise GlyphgenError(
+            f"image {path} has over {MAX_PIXELS:,} pixels; pictures glyphgen reads have at most "
+            f"{MAX_PIXELS:,} (4096x4096): shrink it"
+        ) from None
     try:
         if im.width * im.height > MAX_PIXELS:
             raise GlyphgenError(
