@@ -222,17 +222,18 @@ def family_trial(family: str, root: Path, kills: int, steps: int, every: int, rn
             kinds[kind] = kinds.get(kind, 0) + 1
             broken += broken_files(run, cache)
             lost.append(last_logged_step(run) - (checkpoint_step(run) or 0))
-        elif code != 0:
+        elif code != 0 and not _finished(run, steps):
             raise SystemExit(f"{family}: a run exited {code} before its kill; see {log}")
-        if checkpoint_step(run) == steps:  # it got to the end: its weights must be the uninterrupted run's
+        if code != -signal.SIGKILL:  # it got to its end: its weights must be the uninterrupted run's
             equal.append(_same(reference, weights(run)))
             run = None
     final = 0
-    if run is not None:
-        final = wait(start(["train", "--resume", str(run), "--steps", str(steps), "--threads", "1"], log, env))
-        if final != 0 and checkpoint_step(run) is None:  # every life was killed before a first checkpoint
+    if run is not None:  # the last life was killed: resume it to its end, as the user would
+        if checkpoint_step(run) is None:
             shutil.rmtree(run, ignore_errors=True)
             final = wait(start(train_args(family, root, run.name, steps, every), log, env))
+        elif not _finished(run, steps):
+            final = wait(start(["train", "--resume", str(run), "--steps", str(steps), "--threads", "1"], log, env))
         equal.append(final == 0 and _same(reference, weights(run)))
     return {
         "kills": sum(kinds.values()),
@@ -246,6 +247,14 @@ def family_trial(family: str, root: Path, kills: int, steps: int, every: int, rn
         "temporaries_left": temporaries(*runs, cache),
         "uninterrupted_s": round(ref_s, 1),
     }
+
+
+def _finished(run: Path, steps: int) -> bool:
+    """A run killed after its last export: `--resume` says it has trained all its steps (exit 2), which is done."""
+    try:
+        return json.loads((run / "model" / "config.json").read_text(encoding="utf-8"))["step"] >= steps
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def _same(a: dict, b: dict) -> bool:

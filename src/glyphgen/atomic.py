@@ -1,7 +1,7 @@
 """Atomic file writes: a temporary file beside the target, fsynced, renamed over it, the directory fsynced.
 
 A reader (or a crash) sees the old file or the new one, never a partial one; a failed write leaves nothing behind.
-A kill -9 mid-write can leave only a hidden temporary (`.NAME.XXXX.tmp`), which `remove_temporaries` clears.
+A kill -9 mid-write can leave only a hidden temporary (`.NAME.PID.XXXX.tmp`), which `remove_temporaries` clears.
 
 Fault injection: `GLYPHGEN_PAUSE_WRITE=NAME@POINT` makes the writer of a file named NAME (a glob) stop at POINT,
 `open` (the temporary made, nothing written) or `written` (the temporary complete, not yet renamed), create the file
@@ -26,7 +26,7 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
     fsync=False skips the flushes to disk (many small files that can be made again, such as SVGs of a font)."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as e:
         raise _cannot_write(path, e) from None
     os.close(fd)
@@ -81,24 +81,34 @@ def _pause_point(path: Path, point: str) -> None:
     time.sleep(3600)
 
 
-def remove_temporaries(folder: str | Path, older_than_s: float = 0.0) -> list[Path]:
-    """Remove the temporaries that killed writers left in `folder` (not recursive); returns what was removed.
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries that writers killed mid-write left in `folder` (not recursive); returns them.
 
-    Only for folders one process writes at a time (a run folder while it trains), or with `older_than_s` set for
-    shared ones (a render cache), so that another process's write in flight is never taken away."""
-    import time
-
-    folder, removed, now = Path(folder), [], time.time()
+    A temporary's name carries its writer's process id; only those of processes that are gone are removed, so a
+    shared folder (a render cache) can be cleared while another process is writing to it."""
+    folder, removed = Path(folder), []
     if not folder.is_dir():
         return removed
     for p in folder.glob(f".*{TEMP_SUFFIX}"):
-        try:
-            if p.is_file() and now - p.stat().st_mtime >= older_than_s:
-                p.unlink()
-                removed.append(p)
-        except OSError:  # gone already, or not ours to remove
+        pid = p.name.removesuffix(TEMP_SUFFIX).split(".")[-2]
+        if not pid.isdigit() or _alive(int(pid)):
             continue
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            p.unlink()
+            removed.append(p)
     return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -20,6 +20,7 @@ import logging
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -68,7 +69,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_path(path) as tmp:
             tmp.write_bytes(data.getbuffer())
             if path.exists():
-                link = path.with_name(f".{PREVIOUS}.{os.getpid()}.tmp")
+                link = path.with_name(f".{PREVIOUS}.{os.getpid()}.link.tmp")  # named like atomic_path's
                 link.unlink(missing_ok=True)
                 try:
                     os.link(path, link)
@@ -235,9 +236,10 @@ class RunFolder(L.Callback):
     steps and at the end, the noising/denoising strip, and a clean stop on Ctrl-C or SIGTERM (after the step in
     flight, with a checkpoint). Files are written by rank 0; the checkpoint by every rank, as Lightning wants."""
 
-    def __init__(self, run_dir: Path | None, train_cfg):
+    def __init__(self, run_dir: Path | None, train_cfg, evaluate=None, evaluate_every: int = 0):
         self.run_dir = run_dir
         self.cfg = train_cfg
+        self.evaluate, self.evaluate_every = evaluate, evaluate_every  # see fit()
         self.stop_signal = None
         self._metrics = None
         self._bar = None
@@ -297,6 +299,8 @@ class RunFolder(L.Callback):
             for logger in trainer.loggers:  # CSV / TensorBoard: the same record, written out at once
                 logger.log_metrics({k: v for k, v in record.items() if k != "step"}, step=step)
                 logger.save()
+        if self.evaluate and trainer.is_global_zero and (step % self.evaluate_every == 0 or done):
+            self.write_scores(module, step)
         if self.cfg.sample_every and step % self.cfg.sample_every == 0 and not done:
             self.write_samples(trainer, module, step)
         if step % self.cfg.checkpoint_every == 0 or done or stop:
@@ -344,9 +348,28 @@ class RunFolder(L.Callback):
         shutil.rmtree(final, ignore_errors=True)  # the same step's snapshot, from a run killed after writing it
         tmp.rename(final)
 
+    @torch.no_grad()
+    def write_scores(self, module, step: int):
+        """The caller's evaluation of the EMA model (a held-out accuracy, say): a record of metrics.jsonl and a line
+        under the progress bar. The time it takes is not counted as training time."""
+        t0 = time.perf_counter()
+        model = module.ema.module
+        was_training = model.training
+        model.eval()
+        scores = {k: float(v) for k, v in self.evaluate(model).items()}
+        model.train(was_training)
+        if self._metrics:
+            self._metrics.write(json.dumps({"step": step, **scores}) + "\n")
+            self._metrics.flush()
+        if self._bar is not None:
+            self._bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        spent = time.perf_counter() - t0
+        self._t_step += spent
+        self._t_last += spent
+
     def write_samples(self, trainer, module, step: int):
-        if self.run_dir is None or not trainer.is_global_zero:
-            return
+        if self.run_dir is None or not trainer.is_global_zero or not module.method.capabilities().generates:
+            return  # a classifier (the recogniser) draws nothing
         from glyphgen.images import save_grid
 
         seeds = list(range(self.cfg.n_samples))
@@ -549,8 +572,13 @@ def fit(
     resume: Path | None = None,
     use_labels: bool = False,
     meta: dict | None = None,
+    evaluate: Callable[[Method], dict[str, float]] | None = None,
+    evaluate_every: int = 0,
 ) -> GlyphModule:
-    """Train `method` on `glyphs` for `train_cfg.steps` steps (continuing from `resume`, a last.ckpt)."""
+    """Train `method` on `glyphs` for `train_cfg.steps` steps (continuing from `resume`, a last.ckpt).
+
+    evaluate: scores of the EMA method (e.g. a classifier's held-out accuracy), logged every `evaluate_every` steps
+    and at the end."""
     _quiet_lightning()
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
@@ -587,7 +615,7 @@ def fit(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir) if run_dir else None,
-        callbacks=[RunFolder(run_dir, train_cfg)],
+        callbacks=[RunFolder(run_dir, train_cfg, evaluate, evaluate_every)],
         plugins=[AtomicCheckpointIO()],
     )
     try:

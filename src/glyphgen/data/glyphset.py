@@ -96,10 +96,11 @@ class GlyphSet:
         """Write an .npz of plain arrays (no pickles) with their checksum; written under a unique temporary name
         (two processes building one cache cannot mix their bytes), fsynced, then renamed, so a reader never sees
         half a file. key: what the set was built from (the render cache's key), checked again by `load`."""
-        from glyphgen.atomic import atomic_path
+        from glyphgen.atomic import atomic_path, remove_temporaries
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(path.parent)  # what builders killed mid-write left (only those of processes gone)
         arrays = dict(
             images=self.images,
             labels=self.labels,
