@@ -74,6 +74,7 @@ from glyphgen.data.dataset import load  # noqa: E402
 from glyphgen.eval import metrics as M  # noqa: E402
 from glyphgen.eval.evaluate import split_halves  # noqa: E402
 from glyphgen.eval.features import as_float, load_features  # noqa: E402
+from glyphgen.eval.recognizer import heldout_top1  # noqa: E402
 from glyphgen.images import save_grid  # noqa: E402
 
 BATCH = 32
@@ -325,7 +326,7 @@ class Scorer:
         held = as_float(images[b[: self.n]])
         self.band = M.fgd(self.features, self.real, self.features(held))
         self.band_half = M.fgd(self.features, self.real, self.features(up(F.avg_pool2d(held, 2), held.shape[-1])))
-        self.recognizer_top1 = meta.get("heldout_top1", {}).get("all")
+        self.recognizer_top1 = heldout_top1(meta)
 
     def __call__(self, samples) -> float:
         return M.fgd(self.features, self.real, self.features(samples))

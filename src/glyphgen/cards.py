@@ -14,6 +14,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from glyphgen.checkpoint import CONFIG, WEIGHTS, eval_reports, read_config
+from glyphgen.methods import generates
 
 CARD = "README.md"
 
@@ -50,6 +51,19 @@ _SOURCE_LICENCES = {
     "kanjivg": "KanjiVG (c) Ulrich Apel, CC BY-SA 3.0",
     "digits": "scikit-learn's handwritten digits (UCI ML repository), CC BY 4.0",
 }
+# The licences of the font families glyphgen's configurations render (as Debian packages them), by name prefix.
+_FONT_LICENCES = {
+    "Noto": "SIL OFL 1.1",
+    "DejaVu": "the Bitstream Vera / DejaVu free licence",
+    "IPA": "IPA Font License",
+    "WenQuanYi": "GPL with font exception",
+}
+
+
+def _font_licences(fonts: list[str]) -> str:
+    """The licences of the known families among `fonts`, as " (Noto: SIL OFL 1.1; ...)"; "" when none is known."""
+    known = {p: lic for f in fonts for p, lic in _FONT_LICENCES.items() if str(f).startswith(p)}
+    return f" ({'; '.join(f'{p}: {lic}' for p, lic in known.items())})" if known else ""
 
 
 def _data_parts(data: dict | None) -> list[dict]:
@@ -71,7 +85,10 @@ def data_licence(data: dict | None) -> str:
             notices.append(_SOURCE_LICENCES[source])
         elif source == "font":
             fonts = part.get("fonts") or ["the installed CJK fonts"]
-            notices.append(f"glyphs rendered from {', '.join(map(str, fonts))}, under those fonts' own licences")
+            notices.append(
+                f"glyphs rendered from {', '.join(map(str, fonts))}, under those fonts' own licences"
+                + _font_licences(fonts)
+            )
         elif source == "faces":
             notices.append(
                 f"glyphs rendered from the `{part.get('faces')}` faces of glyphgen's style split (Debian font "
@@ -96,14 +113,14 @@ def hub_metadata(meta: dict) -> str:
         caps = capabilities(meta)
     except GlyphgenError:  # a family this glyphgen does not know still gets a card
         caps = None
-    tags = ["glyphgen", "glyph-generation", meta.get("family", "")]
+    reads = not generates(meta.get("family"))  # a classifier (the recogniser): it reads glyphs
+    tags = ["glyphgen", "glyph-recognition" if reads else "glyph-generation", meta.get("family", "")]
     tags += ["few-shot-font-generation"] if caps and caps.writes_in_style else []
-    card = ModelCardData(
-        license=licence,
-        library_name="glyphgen",
-        tags=[t for t in tags if t],
-        pipeline_tag="unconditional-image-generation" if not meta.get("num_classes") else "text-to-image",
-    )
+    if reads:
+        pipeline = "image-classification"
+    else:
+        pipeline = "unconditional-image-generation" if not meta.get("num_classes") else "text-to-image"
+    card = ModelCardData(license=licence, library_name="glyphgen", tags=[t for t in tags if t], pipeline_tag=pipeline)
     return f"---\n{card.to_yaml()}\n---\n"
 
 
@@ -126,7 +143,10 @@ def render(folder: str | Path, name: str | None = None) -> str:
     lines = [hub_metadata(meta) + f"# {name}", ""]
     if about:
         lines += [about, ""]
+    draws = generates(meta["family"])
     kind = f"class-conditional on {len(classes):,} characters" if meta.get("num_classes") else "unconditional"
+    if not draws:
+        kind = f"reads {len(classes):,} characters (a classifier: it draws none)"
     lines += [
         f"- **family**: `{meta['family']}`, {kind}",
         f"- **images**: {c} channel{'s' if c > 1 else ''}, {h}x{w}",
@@ -139,9 +159,7 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "## Use",
         "",
         "```",
-        f"glyphgen sample {use_name} --n 16 --out samples.png"
-        + (f" --chars {''.join(classes[:4])}" if classes and meta.get("num_classes") else ""),
-        *_style_use(use_name, meta, classes),
+        *_use(use_name if draws else str(folder), meta, classes, draws),  # a recogniser is passed by its folder
         "```",
         "",
         "## Evaluation",
@@ -164,6 +182,13 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _use(name: str, meta: dict, classes: list[str], draws: bool) -> list[str]:
+    if not draws:  # a recogniser: its features and guesses score other models
+        return [f"glyphgen eval MODEL --recognizer {name}"]
+    chars = f" --chars {''.join(classes[:4])}" if classes and meta.get("num_classes") else ""
+    return [f"glyphgen sample {name} --n 16 --out samples.png{chars}", *_style_use(name, meta, classes)]
 
 
 def _style_use(name: str, meta: dict, classes: list[str]) -> list[str]:
@@ -192,10 +217,13 @@ def evaluation(folder: Path, meta: dict) -> dict | None:
 def _eval_table(report: dict) -> list[str]:
     """Rows for each metric of an eval.json: the model's value and the real-data band beside it."""
     metrics, band = _flat(report.get("metrics", {})), _flat(report.get("band", {}))
-    rows = ["| metric | this model | real data (band) |", "|---|---|---|"]
-    for key, value in metrics.items():
-        ref = band.get(key)
-        rows.append(f"| {key} | {_fmt(value)} | {_fmt(ref) if ref is not None else ''} |")
+    if not band:  # nothing to compare with (a recogniser's held-out accuracy)
+        rows = ["| metric | value |", "|---|---|", *(f"| {key} | {_fmt(value)} |" for key, value in metrics.items())]
+    else:
+        rows = ["| metric | this model | real data (band) |", "|---|---|---|"]
+        for key, value in metrics.items():
+            ref = band.get(key)
+            rows.append(f"| {key} | {_fmt(value)} | {_fmt(ref) if ref is not None else ''} |")
     extra = [f"Samples: {report['n']:,}." if "n" in report else "", report.get("command", "")]
     return rows + [""] + [f"`{e}`" if e.startswith("glyphgen") else e for e in extra if e]
 

@@ -42,7 +42,7 @@ class ShippedModel:
 def shipped(folder: Path | None = None) -> list[ShippedModel]:
     """Every shipped generative model (in `folder`, default the package's), sorted by name."""
     from glyphgen.export_format import CONFIG, WEIGHTS
-    from glyphgen.methods import FAMILIES
+    from glyphgen.methods import FAMILIES, generates
 
     folder = WEIGHTS_DIR if folder is None else folder
     models = []
@@ -51,8 +51,8 @@ def shipped(folder: Path | None = None) -> list[ShippedModel]:
             meta = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue  # a broken folder is reported when someone loads it, not while listing
-        if meta.get("family") not in FAMILIES:
-            continue
+        if meta.get("family") not in FAMILIES or not generates(meta["family"]):
+            continue  # not a glyphgen model, or one that draws nothing (the evaluation recogniser)
         weights = config.parent / WEIGHTS
         models.append(
             ShippedModel(

@@ -40,7 +40,7 @@ def recognizer_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("recognizer")
     cfg = RecognizerConfig(widths=[8, 16, 32, 64], embed=64, steps=60, batch_size=32, eval_every=60)
     R.train(cfg, out, classes=list("永字八法和平山川日月") + list("AB01"), progress=False)
-    return out
+    return out / "model"
 
 
 @pytest.fixture(scope="package")

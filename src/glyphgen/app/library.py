@@ -20,7 +20,7 @@ from pathlib import Path
 from glyphgen import cards, zoo
 from glyphgen.checkpoint import CONFIG, WEIGHTS, load, read_config
 from glyphgen.errors import GlyphgenError
-from glyphgen.methods import FAMILIES
+from glyphgen.methods import FAMILIES, generates
 
 log = logging.getLogger("glyphgen.app")
 SKIP = {"checkpoints", "samples", "diffusers", ".git", "__pycache__"}  # never hold a model export of their own
@@ -95,7 +95,8 @@ def find_models(folders) -> list[ModelEntry]:
 
     A folder whose config.json is broken (not JSON, wrong types, options its family cannot build) is skipped with a
     one-line warning naming it, so one bad export never stops the app from serving the others; a config.json of
-    something else (no "family": a diffusers pipeline, a tokenizer, the evaluation recogniser) is skipped silently.
+    something else (no "family": a diffusers pipeline, a tokenizer) or of a model that draws nothing (the evaluation
+    recogniser) is skipped silently.
     """
     found: dict[str, ModelEntry] = {}
     for root in map(Path, folders):
@@ -117,12 +118,13 @@ def find_models(folders) -> list[ModelEntry]:
 
 
 def _foreign(config: Path) -> bool:
-    """Whether config.json is some other tool's (a JSON object without a glyphgen "family"), not a broken export."""
+    """Whether config.json is some other tool's (a JSON object without a glyphgen "family") or a model that draws no
+    glyphs (the recogniser), not a broken export."""
     try:
         meta = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return False  # unreadable: a broken export until shown otherwise (read_config says what is wrong)
-    return isinstance(meta, dict) and "family" not in meta
+    return isinstance(meta, dict) and ("family" not in meta or not generates(meta["family"]))
 
 
 def _entry(name: str, path: Path) -> ModelEntry:

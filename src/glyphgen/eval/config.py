@@ -29,7 +29,7 @@ class RecognizerConfig:
     digits_heldout: int = 297  # the last N scikit-learn handwritten digits are held out
     steps: int = 2600  # optimiser steps
     batch_size: int = 128  # glyphs per step
-    lr: float = 3e-3  # peak AdamW learning rate (one-cycle schedule)
+    lr: float = 3e-3  # peak AdamW learning rate (warm-up over the first 15% of the steps, then cosine decay)
     weight_decay: float = 5e-4  # AdamW weight decay
     label_smoothing: float = 0.1  # cross-entropy label smoothing
     rotate: float = 6.0  # augmentation: max rotation, degrees
@@ -39,8 +39,8 @@ class RecognizerConfig:
     morph: float = 0.4  # augmentation: fraction of glyphs whose strokes are thickened or thinned by one pixel
     seed: int = 0  # seeds weights, batches and augmentation
     threads: int = 0  # CPU threads for torch (0 = torch's default)
-    eval_every: int = 500  # held-out accuracy (on up to 2,000 glyphs per set) every N steps
-    checkpoint_every: int = 250  # write <out>/last.pt every N steps (and at the end)
+    eval_every: int = 500  # held-out accuracy (on up to 2,000 glyphs per set) every N steps, into metrics.jsonl
+    checkpoint_every: int = 250  # write <out>/checkpoints/last.ckpt and <out>/model every N steps (and on SIGTERM)
 
     def __post_init__(self):
         check_choices(self)

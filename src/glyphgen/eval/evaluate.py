@@ -108,6 +108,7 @@ def evaluate(
     """Score an exported model (or a run folder) and write metrics.json + report.md + figures into `out`."""
     from glyphgen.checkpoint import load
     from glyphgen.data.dataset import load as load_data
+    from glyphgen.eval.recognizer import heldout_top1
     from glyphgen.generate import resolve_model
 
     folder = resolve_model(model)
@@ -170,7 +171,7 @@ def evaluate(
         "reference": {"spec": ref, "data": asdict(data_cfg), "glyphs": len(glyphs), "half_a": len(a)},
         "recognizer": {
             "path": str(recognizer or "shipped"),
-            "heldout_top1": rec_meta.get("heldout_top1", {}).get("all"),
+            "heldout_top1": heldout_top1(rec_meta),
             "num_features": features.num_features,
         },
         "novelty_quantile": M.NOVELTY_QUANTILE,

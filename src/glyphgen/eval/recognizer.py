@@ -1,4 +1,5 @@
-"""The glyph recogniser: its training data, training loop, held-out accuracy, and the shipped weights.
+"""The glyph recogniser: its training data, its training (through the one trainer), held-out accuracy, the shipped
+weights.
 
 Classes are KanjiVG's CJK characters (6,422) followed by Latin letters and digits (62). Training glyphs: KanjiVG
 renders (clean + `kanjivg_copies` stroke-jittered copies), every `train_fonts` face for the CJK set, the
@@ -6,33 +7,33 @@ renders (clean + `kanjivg_copies` stroke-jittered copies), every `train_fonts` f
 batch is warped (random affine) and its strokes thickened or thinned. The held-out sets are glyphs the network never
 sees: KanjiVG with stroke jitter drawn from another seed, whole fonts (`heldout_fonts`), and the last digits.
 
-Weights are saved as fp16 safetensors beside a config.json (classes, architecture, held-out accuracy) and a README
-card; `load()` never unpickles. `train()` checkpoints every `checkpoint_every` steps and resumes from the checkpoint.
+The recogniser is the `recognizer` family (`glyphgen.methods.recognizer`), so `train()` is `glyphgen.train.fit` on
+these glyphs: the run folder `out` holds config.yaml (these options and the classes, for `--resume`), metrics.jsonl,
+checkpoints/ and model/, the export (`checkpoint.export`: fp16 safetensors + config.json with the held-out accuracy,
+and the card from `cards.py`). `load()` reads an export or a run folder through `checkpoint.load`: no pickles.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import copy
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from glyphgen.config import DataConfig, from_dict
-from glyphgen.data.augment import AugmentConfig, augment
+from glyphgen.config import DataConfig, TrainConfig, dump_yaml, from_dict, load_yaml
 from glyphgen.data.glyphset import GlyphSet
 from glyphgen.errors import GlyphgenError
 from glyphgen.eval.config import LATIN, RecognizerConfig
+from glyphgen.export_format import CONFIG, WEIGHTS
+from glyphgen.methods.recognizer import Classifier, ClassifierConfig
 from glyphgen.models.recognizer import Recognizer
 
-FORMAT_VERSION = 1
-WEIGHTS, CONFIG, CARD, CHECKPOINT = "model.safetensors", "config.json", "README.md", "last.pt"
+RUN_CONFIG = "config.yaml"  # in a training run's folder: the recogniser's options and classes
+NAME = "glyphgen glyph recogniser"  # its card's title
 
 
 def shipped_dir() -> Path:
@@ -126,66 +127,29 @@ def build_data(cfg: RecognizerConfig, classes: list[str], progress: bool = True)
     return _concat(train), _concat(held)
 
 
-def morph(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
-    """Thicken (3x3 dilation) or thin (3x3 erosion) the strokes of a random `fraction` of the glyphs, half each:
-    pens, fonts and generated glyphs differ most in stroke weight."""
-    if fraction <= 0:
-        return x
-    u = torch.rand(x.shape[0], 1, 1, 1, generator=generator)
-    thick = F.max_pool2d(x, 3, 1, 1)
-    thin = -F.max_pool2d(-x, 3, 1, 1)
-    return torch.where(u < fraction / 2, thick, torch.where(u < fraction, thin, x))
-
-
-# ------------------------------------------------------------------------------------------------ save and load
-
-
-def build_network(meta: dict) -> Recognizer:
-    c = meta["config"]
-    return Recognizer(len(meta["classes"]), c["size"], tuple(c["widths"]), c["embed"])
-
-
-def save(model: Recognizer, folder: Path, cfg: RecognizerConfig, classes: list[str], extra: dict) -> Path:
-    """fp16 safetensors + config.json (written to temporary names, then renamed)."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {
-        k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous().cpu()
-        for k, v in model.state_dict().items()
-    }
-    save_file(state, str(folder / (WEIGHTS + ".tmp")), metadata={"format_version": str(FORMAT_VERSION)})
-    os.replace(folder / (WEIGHTS + ".tmp"), folder / WEIGHTS)
-    meta = {"format_version": FORMAT_VERSION, "kind": "glyphgen-recognizer", "config": asdict(cfg), "classes": classes}
-    meta.update(extra)
-    (folder / (CONFIG + ".tmp")).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(folder / (CONFIG + ".tmp"), folder / CONFIG)
-    return folder
+# ------------------------------------------------------------------------------------------------------ load
 
 
 def load(folder: str | Path | None = None) -> tuple[Recognizer, dict]:
-    """The recogniser in `folder` (default: the shipped one), in eval mode and fp32, with its config.json."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """The recogniser in `folder` (an export, or a training run's folder; default: the shipped one), in eval mode, in
+    fp32 on the CPU, with its config.json."""
+    from glyphgen import checkpoint
 
     folder = Path(folder) if folder else shipped_dir()
-    path = folder / CONFIG
-    if not path.is_file() or not (folder / WEIGHTS).is_file():
+    if not (folder / CONFIG).is_file() and (folder / "model" / CONFIG).is_file():
+        folder = folder / "model"  # a run folder of `glyphgen eval train-recognizer`
+    if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
         hint = "train one with: glyphgen eval train-recognizer" if folder == shipped_dir() else "pass its folder"
         raise GlyphgenError(f"no recogniser in {folder} (needs {WEIGHTS} and {CONFIG}); {hint}")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GlyphgenError(f"{path} is not valid JSON; re-train or re-copy the recogniser") from e
-    if meta.get("kind") != "glyphgen-recognizer" or meta.get("format_version") != FORMAT_VERSION:
-        raise GlyphgenError(f"{folder} does not hold a glyphgen recogniser of format {FORMAT_VERSION}")
-    model = build_network(meta)
-    try:
-        state = load_file(str(folder / WEIGHTS))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise GlyphgenError(f"{folder / WEIGHTS} is corrupt or does not fit its config ({str(e)[:120]})") from e
-    return model.eval(), meta
+    method, meta = checkpoint.load(folder, expect_family=Classifier.family)
+    # Evaluation feeds it CPU tensors in the default layout, as the recogniser has always been read (so its features,
+    # and every FGD measured with them, stay the same numbers).
+    return method.net.to("cpu", memory_format=torch.contiguous_format).eval(), meta
+
+
+def heldout_top1(meta: dict) -> float | None:
+    """A recogniser's overall held-out top-1 accuracy, from its config.json (None when it was never measured)."""
+    return ((meta.get("metrics") or {}).get("heldout_top1") or {}).get("all")
 
 
 # ------------------------------------------------------------------------------------------------------- accuracy
@@ -231,121 +195,134 @@ def _summary(acc: dict[str, dict]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------------- training
 
 
+def classifier_config(cfg: RecognizerConfig) -> ClassifierConfig:
+    """The network and loss options of the recogniser's family."""
+    names = ("lr", "weight_decay", "size", "widths", "embed", "label_smoothing", "morph")
+    return ClassifierConfig(**{k: getattr(cfg, k) for k in names})
+
+
+def train_config(cfg: RecognizerConfig) -> TrainConfig:
+    """The trainer's options: the recogniser's batches, seed and checkpoints; its affine warp; AdamW's rate warmed up
+    over the first 15% of the steps, then a cosine decay (the shape of a one-cycle schedule); no weight averaging."""
+    return TrainConfig(
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        checkpoint_every=cfg.checkpoint_every,
+        seed=cfg.seed,
+        threads=cfg.threads,
+        ema_decay=0.0,  # the export is the trained weights themselves (the averaging weight is 1)
+        sample_every=0,
+        lr_warmup=max(1, round(0.15 * cfg.steps)),
+        lr_schedule="cosine",
+        augment_rotate=cfg.rotate,
+        augment_translate=cfg.translate,
+        augment_scale=cfg.scale,
+        augment_shear=cfg.shear,
+    )
+
+
+def data_sources(cfg: RecognizerConfig, classes: list[str]) -> DataConfig:
+    """The sources `build_data` draws the training glyphs from, as a mix: what the card names and licenses."""
+    parts: list[dict] = []
+    if any(c not in LATIN for c in classes):
+        parts += [{"source": "kanjivg", "augment_copies": cfg.kanjivg_copies}]
+        parts += [{"source": "font", "fonts": list(cfg.train_fonts)}] if cfg.train_fonts else []
+    if any(c in LATIN for c in classes):
+        parts += [{"source": "font", "charset": "latin", "fonts": list(cfg.latin_fonts)}] if cfg.latin_fonts else []
+        parts += [{"source": "digits"}]
+    return DataConfig(source="mix", size=cfg.render_size, parts=parts)
+
+
+def _saved_run(out: Path, cfg: RecognizerConfig) -> tuple[RecognizerConfig, list[str]]:
+    """The options and classes a run in `out` was started with; --steps and --threads are taken from `cfg`."""
+    saved = load_yaml(out / RUN_CONFIG)
+    if not isinstance(saved.get("recognizer"), dict) or not isinstance(saved.get("classes"), list):
+        raise GlyphgenError(f"{out / RUN_CONFIG} is not a recogniser run's config; start a new run without --resume")
+    resumed = from_dict(RecognizerConfig, {**saved["recognizer"], "steps": cfg.steps, "threads": cfg.threads})
+    return resumed, [str(c) for c in saved["classes"]]
+
+
 def train(cfg: RecognizerConfig, out: str | Path, resume: bool = False, progress: bool = True, classes=None) -> dict:
-    """Train the recogniser into `out` (weights, config.json, card, checkpoint); returns the held-out accuracy.
+    """Train the recogniser into the run folder `out` and export it (weights, config.json and card in out/model);
+    returns its held-out accuracy, or {"stopped_by": signal, "step": n} when Ctrl-C or SIGTERM stopped it (after a
+    checkpoint: `resume=True` continues).
 
     `classes` defaults to every KanjiVG CJK character plus Latin letters and digits; tests pass a few."""
-    from tqdm import tqdm
+    from glyphgen import cards
+    from glyphgen.atomic import write_text
+    from glyphgen.checkpoint import export
+    from glyphgen.train import fit, resume_checkpoint
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / CHECKPOINT
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    checkpoints = out / "checkpoints"
     if resume:
-        if not ckpt_path.is_file():
-            raise GlyphgenError(f"no checkpoint {ckpt_path} to resume; drop --resume to start a new training run")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        saved = from_dict(RecognizerConfig, json.loads(ckpt["config"]))
-        cfg = RecognizerConfig(**{**asdict(saved), "steps": cfg.steps, "threads": cfg.threads})
-        classes = json.loads(ckpt["classes"])
-    elif ckpt_path.is_file():
+        if not any((checkpoints / n).is_file() for n in ("last.ckpt", "previous.ckpt")):
+            raise GlyphgenError(f"no checkpoint in {checkpoints} to resume; drop --resume to start a new training run")
+        cfg, classes = _saved_run(out, cfg)
+    elif (checkpoints / "last.ckpt").is_file():
         raise GlyphgenError(f"{out} already holds a recogniser training run; continue it with --resume or pick --out")
     classes = list(classes or all_classes())
     t_data = time.perf_counter()
     train_set, held = build_data(cfg, classes, progress=progress)
     t_data = time.perf_counter() - t_data
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / RUN_CONFIG, dump_yaml({"recognizer": asdict(cfg), "classes": classes}))
 
+    glyphs = GlyphSet(train_set.images, train_set.labels, classes)
+    train_cfg = train_config(cfg)
     torch.manual_seed(cfg.seed)
-    model = Recognizer(len(classes), cfg.size, tuple(cfg.widths), cfg.embed).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step, seconds = 0, 0.0
-    if resume:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        gen.set_state(ckpt["gen"])
-        step, seconds = int(ckpt["step"]), float(ckpt["seconds"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
-    if resume and saved.steps == cfg.steps:
-        sched.load_state_dict(ckpt["sched"])
-    elif resume:  # a new step count stretches the one-cycle schedule; pick it up where this step falls on it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "scheduler stepped before the optimizer"
-            for _ in range(min(step, cfg.steps - 1)):
-                sched.step()
-    aug = AugmentConfig(rotate=cfg.rotate, translate=cfg.translate, scale=cfg.scale, shear=cfg.shear)
-    images = torch.from_numpy(train_set.images)
-    labels = torch.from_numpy(train_set.labels)
+    method = Classifier(classifier_config(cfg), glyphs.images.shape[1:], len(classes))
+    meta = {"data": asdict(data_sources(cfg, classes)), "train": asdict(train_cfg), "recognizer": asdict(cfg)}
 
-    def checkpoint():
-        state = {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "sched": sched.state_dict(),
-            "gen": gen.get_state(),
-            "step": step,
-            "seconds": seconds,
-            "config": json.dumps(asdict(cfg)),
-            "classes": json.dumps(classes, ensure_ascii=False),
-        }
-        torch.save(state, out / (CHECKPOINT + ".tmp"))
-        os.replace(out / (CHECKPOINT + ".tmp"), ckpt_path)
+    def scores(m: Classifier) -> dict[str, float]:  # held-out accuracy on up to 2,000 glyphs per set
+        s = _summary(accuracy(m.net, held, limit=2000))
+        return {"heldout_top1": s["all"], "heldout_top1_cjk": s["cjk"], "heldout_top1_latin": s["latin_digits"]}
 
-    model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc="recogniser", unit="step", disable=not progress)
-    t0 = time.perf_counter() - seconds
-    while step < cfg.steps:
-        idx = torch.randint(len(images), (cfg.batch_size,), generator=gen)
-        x = images[idx].float().div_(255.0)
-        x = morph(augment(x, aug, generator=gen), cfg.morph, gen).contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(x), labels[idx], label_smoothing=cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        seconds = time.perf_counter() - t0
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            acc = _summary(accuracy(model, held, limit=2000))
-            bar.write(
-                f"step {step}: held-out top-1 {acc['all']:.3f} (cjk {acc['cjk']:.3f}, latin {acc['latin_digits']:.3f})"
-            )
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            checkpoint()
-    bar.close()
+    module = fit(
+        method,
+        glyphs,
+        train_cfg,
+        out,
+        resume=resume_checkpoint(checkpoints) if resume else None,
+        use_labels=True,
+        meta=meta,
+        evaluate=scores,
+        evaluate_every=cfg.eval_every,
+    )
+    if module.stopped_by:
+        return {"stopped_by": module.stopped_by, "step": int(module.step)}
 
-    acc = accuracy(model, held)
+    # What ships is fp16 (half the file); the accuracy is measured on those very weights, read back as load() does.
+    final = copy.deepcopy(module.ema.module).to(torch.float16).eval()
+    acc = accuracy(copy.deepcopy(final).float().net, held)
+    seconds = round(float(module.train_seconds), 1)
     result = {
-        "heldout": acc,
-        "heldout_top1": _summary(acc),
-        "train_seconds": round(seconds, 1),
+        "metrics": {"heldout_top1": _summary(acc), **acc},
+        "train_seconds": seconds,
         "data_seconds": round(t_data, 1),
-        "train_images": len(images),
+        "train_images": len(train_set.images),
         "heldout_images": len(held.images),
-        "parameters": sum(p.numel() for p in model.parameters()),
         "torch_threads": torch.get_num_threads(),
     }
-    save(model.to(memory_format=torch.contiguous_format), out, cfg, classes, result)
-    (out / CARD).write_text(card(cfg, classes, result), encoding="utf-8")
+    schedule = "AdamW, warm-up over 15% of the steps then cosine decay, through glyphgen's trainer"
+    extra = {**meta, "step": int(module.step), "run": out.name, **result, "weights_dtype": "float16"}
+    extra["about"] = about(cfg, classes, result, schedule)
+    export(final, out / "model", classes, extra=extra)
+    cards.write(out / "model", name=NAME)
     return result
 
 
-def card(cfg: RecognizerConfig, classes: list[str], result: dict) -> str:
-    """The README card of a trained recogniser."""
-    s = result["heldout_top1"]
-    rows = "\n".join(f"| {name} | {v['n']:,d} | {v['top1']:.3f} |" for name, v in result["heldout"].items())
+def about(cfg: RecognizerConfig, classes: list[str], result: dict, schedule: str) -> str:
+    """What the card says of a trained recogniser beyond its export's facts: its use, held-out sets, training."""
+    s = result["metrics"]["heldout_top1"]
+    parts = {k: v for k, v in result["metrics"].items() if k != "heldout_top1"}
+    rows = "\n".join(f"| {name} | {v['n']:,d} | {v['top1']:.3f} |" for name, v in parts.items())
     n_cjk = sum(c not in LATIN for c in classes)
-    return f"""# glyphgen glyph recogniser
-
-A small CNN (`glyphgen.models.recognizer.Recognizer`: stages {cfg.widths}, {cfg.embed}-d embedding,
-{result["parameters"]:,d} parameters, {cfg.size}x{cfg.size} input) that names a glyph among {len(classes):,d}
-characters: {n_cjk:,d} KanjiVG CJK characters and {len(classes) - n_cjk} Latin letters and digits. glyphgen's
-evaluation uses its {cfg.embed}-d embedding as the feature space of FGD, KID, precision/recall and novelty, and its
-top-1 guess to judge conditional models. Weights are fp16 safetensors; `config.json` holds the classes and the
-training configuration.
+    return f"""A small CNN (`glyphgen.models.recognizer.Recognizer`: stages {cfg.widths}, {cfg.embed}-d embedding,
+{cfg.size}x{cfg.size} input) that names a glyph among {len(classes):,d} characters: {n_cjk:,d} KanjiVG CJK
+characters and {len(classes) - n_cjk} Latin letters and digits. glyphgen's evaluation uses its {cfg.embed}-d
+embedding as the feature space of FGD, KID, precision/recall and novelty, and its top-1 guess to judge conditional
+models. Weights are fp16 safetensors.
 
 ## Held-out top-1 accuracy: {s["all"]:.3f} (CJK {s["cjk"]:.3f}, Latin/digits {s["latin_digits"]:.3f})
 
@@ -362,14 +339,9 @@ an unseen seed ({cfg.heldout_seed}; training used seed 0), the whole held-out fo
 {result["train_images"]:,d} training glyphs rendered at {cfg.render_size} px: KanjiVG (clean + {cfg.kanjivg_copies}
 jittered copies), fonts {", ".join(cfg.train_fonts)} for CJK; {", ".join(cfg.latin_fonts)} (centred and em-placed)
 for Latin; scikit-learn digits. Each batch gets a random affine warp (rotate {cfg.rotate}°, shift {cfg.translate},
-zoom {cfg.scale}, shear {cfg.shear}°) and {cfg.morph:.0%} of glyphs thicker or thinner strokes. AdamW (lr {cfg.lr},
-one-cycle), batch {cfg.batch_size}, {cfg.steps:,d} steps, label smoothing {cfg.label_smoothing}:
-{result["train_seconds"] / 60:.1f} minutes on {result["torch_threads"]} CPU thread(s) of a 2-core machine shared with
-other jobs (so less on an idle one), plus {result["data_seconds"]:.0f} s to render or read the glyphs (the renders are
-cached after the first run).
+zoom {cfg.scale}, shear {cfg.shear}°) and {cfg.morph:.0%} of glyphs thicker or thinner strokes. {schedule}; peak lr
+{cfg.lr}, batch {cfg.batch_size}, {cfg.steps:,d} steps, label smoothing {cfg.label_smoothing}:
+{result["train_seconds"] / 60:.1f} minutes on {result["torch_threads"]} CPU thread(s), plus
+{result["data_seconds"]:.0f} s to render or read the glyphs (the renders are cached after the first run).
 
-Reproduce: `glyphgen eval train-recognizer --out runs/recognizer` (the defaults are the shipped configuration).
-
-Data licences: KanjiVG © Ulrich Apel, CC BY-SA 3.0; the fonts' own licences (Noto CJK and DejaVu: OFL/free; IPA:
-IPA Font License; WenQuanYi: GPL with font exception); scikit-learn digits (UCI, CC BY 4.0).
-"""
+Train one: `glyphgen eval train-recognizer --out runs/recognizer` (the defaults are the shipped configuration)."""

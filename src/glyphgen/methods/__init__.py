@@ -13,7 +13,17 @@ FAMILIES = {
     "cvae": ("glyphgen.methods.cvae", "CVAE"),
     "gan": ("glyphgen.methods.gan", "GAN"),
     "style": ("glyphgen.methods.style", "Style"),
+    "recognizer": ("glyphgen.methods.recognizer", "Classifier"),  # reads glyphs (evaluation), draws none
 }
+
+# Families that read glyphs and draw none: their capabilities say `generates=False` (tests/methods/test_contract.py
+# holds the two together). Named here, without torch, so that listing the shipped generative models stays quick.
+READERS = frozenset({"recognizer"})
+
+
+def generates(family) -> bool:
+    """Whether an export of `family` (a config.json's "family" entry) draws glyphs."""
+    return not (isinstance(family, str) and family in READERS)
 
 
 def get_family(name: str):

@@ -1,12 +1,13 @@
-"""`Method`: what every model family (dream, ddpm, vae, cvae, gan) provides to the one trainer.
+"""`Method`: what every model family (dream, ddpm, vae, cvae, gan, style, recognizer) provides to the one trainer.
 
 A method owns its networks (as submodules), its loss and its sampler. The training loop never branches on the family:
 it asks `param_groups()` which optimisers to build, calls `loss()` and steps the optimiser of each returned loss.
 Networks live in `glyphgen.models` and map tensors to tensors; a method wires them to a noise process and a loss.
 
-What a family can do is declared, not asked by name: `capabilities()` says whether it takes, needs or honours labels
-(draws asked-for characters), has a trajectory, which samplers it offers and whether it writes in a given style; its
-`SampleOptions` dataclass names its sampling options with their defaults. `sample(seeds, labels, **options)` checks
+What a family can do is declared, not asked by name: `capabilities()` says whether it draws glyphs at all (the
+recogniser only reads them), takes, needs or honours labels (draws asked-for characters), has a trajectory, which
+samplers it offers and whether it writes in a given style; its `SampleOptions` dataclass names its sampling options
+with their defaults. `sample(seeds, labels, **options)` checks
 the options once (`sample_options`): an option the family does not have is an error listing those it has. The CLI
 and the app build their controls from these, so nothing above `methods/` names a family.
 
@@ -50,6 +51,7 @@ class Capabilities:
     trajectory: bool = False  # sample(..., return_trajectory=True) returns every step, (T, N, C, H, W)
     samplers: tuple[str, ...] = ()  # named samplers the `sampler` option takes ("" = none to choose)
     writes_in_style: bool = False  # write(style_images, labels, seeds, **options): the style of given glyphs
+    generates: bool = True  # sample() draws glyphs; False for a classifier (the recogniser), which reads them
 
 
 def sample_options(cls: type[SampleOptions], given: dict, defaults: SampleOptions | None = None) -> SampleOptions:

@@ -56,4 +56,5 @@ FAMILY_OPTIONS: dict[str, type[SampleOptions]] = {
     "cvae": LatentOptions,
     "gan": LatentOptions,
     "style": DDPMOptions,
+    "recognizer": SampleOptions,  # a classifier: nothing to sample
 }
