@@ -30,6 +30,7 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
     """Write `method`'s weights and config into `folder` (each file written to a temporary name, then renamed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    method, own = method.for_export()
     state = {k: v.detach().contiguous().cpu() for k, v in method.state_dict().items()}
     config = {
         "format_version": FORMAT_VERSION,
@@ -39,6 +40,7 @@ def export(method: Method, folder: str | Path, classes: list[str] | None = None,
         "num_classes": method.num_classes,
         "classes": list(classes or []),
         **(extra or {}),
+        **own,
     }
     from glyphgen.atomic import atomic_path
 

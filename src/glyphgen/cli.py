@@ -199,21 +199,55 @@ def train_cmd(
     module = runs.train(cfg, run_dir, resume=bool(resume))
     if module.global_rank != 0:  # every process of a multi-process run gets here; one of them speaks
         return
-    if module.stopped_by:  # a supervisor must tell a stopped run from a finished one: 128 + signal, as shells do
-        import signal
-
-        name = signal.Signals(module.stopped_by).name
-        typer.echo(
-            f"stopped by {name} at step {int(module.step)} of {cfg.train.steps}; checkpoint saved. "
-            f"Continue: glyphgen train --resume {run_dir}"
-        )
-        raise typer.Exit(128 + module.stopped_by)
+    _exit_if_stopped(module, cfg, run_dir)
     agree = f"; {module.trainer.world_size} processes, identical weights" if module.ranks_agree else ""
     typer.echo(
         f"trained {cfg.model} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s{agree}; "
         f"run folder: {run_dir}"
     )
     typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png")
+
+
+@app.command("distill", context_settings=CONTEXT)
+@dataclass_options(TrainConfig, "train", panel="Training", given_only=True, exclude=("out", "name", "conditional"))
+def distill_cmd(
+    ctx: typer.Context,
+    train: dict,
+    teacher: str = typer.Argument(..., help="The DDPM to distil: a shipped name, an export or a run folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<teacher>-<N>step)."),
+    student_steps: int = typer.Option(2, help="The student's DDIM steps: 1, 2, 4 or 8."),
+    teacher_steps: int = typer.Option(16, help="Teacher DDIM steps the student's steps cover (a multiple of them)."),
+    guidance: float = typer.Option(None, help="Guidance folded into a conditional student (default: the teacher's)."),
+    lr: float = typer.Option(None, help="Adam learning rate (default 1e-4; the student starts as the teacher)."),
+):
+    """Distil a DDPM into a few-step student: the same trainer (resumable with `glyphgen train --resume RUN`); the
+    run's model/ is a DDPM that samples with DDIM at --student-steps, guidance folded in. Default 2,000 steps."""
+    from glyphgen import runs
+
+    cfg = runs.distill_config(teacher, out, student_steps, teacher_steps, guidance, lr, train)
+    run_dir = runs.make_run_dir(cfg)
+    t0 = time.perf_counter()
+    module = runs.train(cfg, run_dir)
+    if module.global_rank != 0:
+        return
+    _exit_if_stopped(module, cfg, run_dir)
+    typer.echo(f"distilled {teacher} to step {int(module.step)} in {time.perf_counter() - t0:.0f} s; run: {run_dir}")
+    typer.echo(f"sample it: glyphgen sample {run_dir} --out samples.png  (DDIM, {student_steps} steps)")
+
+
+def _exit_if_stopped(module, cfg, run_dir: Path) -> None:
+    """A run stopped by a signal says how to continue it and exits 128 + signal, as shells do, so a supervisor can
+    tell a stopped run from a finished one."""
+    if not module.stopped_by:
+        return
+    import signal
+
+    name = signal.Signals(module.stopped_by).name
+    typer.echo(
+        f"stopped by {name} at step {int(module.step)} of {cfg.train.steps}; checkpoint saved. "
+        f"Continue: glyphgen train --resume {run_dir}"
+    )
+    raise typer.Exit(128 + module.stopped_by)
 
 
 def _only_lr(args: list[str]) -> bool:

@@ -38,9 +38,17 @@ class RunConfig:
         }
 
 
-def resolve(model: str | None, yaml_path: str | None, data: dict, train: dict, method_args: list[str]) -> RunConfig:
-    """Merge defaults, the YAML file and command-line values (only those the user typed) into a RunConfig."""
-    base = load_yaml(yaml_path) if yaml_path else {}
+def resolve(
+    model: str | None,
+    yaml_path: str | None,
+    data: dict,
+    train: dict,
+    method_args: list[str],
+    base: dict | None = None,
+) -> RunConfig:
+    """Merge defaults, the YAML file (or `base`, the same sections as a dict) and command-line values (only those
+    the user typed) into a RunConfig."""
+    base = load_yaml(yaml_path) if yaml_path else (base or {})
     model = model or base.get("model")
     if not model:
         raise GlyphgenError(
@@ -174,6 +182,31 @@ def family_help() -> str:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             lines.append(f"  --{f.name.replace('_', '-'):22s} {default!s:>12s}  {docs.get(f.name, '')}")
     return "\n".join(lines)
+
+
+def distill_config(
+    teacher: str, out: Path | None, student_steps: int, teacher_steps: int, guidance, lr, train: dict
+) -> RunConfig:
+    """The run that distils `teacher` (a shipped name, export or run folder) into a `student_steps` student: the
+    teacher's own data, the distill family's options, training options the user typed over short-run defaults."""
+    from glyphgen.checkpoint import read_config
+    from glyphgen.generate import resolve_model
+
+    meta = read_config(resolve_model(teacher))
+    if not isinstance(meta.get("data"), dict):
+        raise GlyphgenError(f"{teacher} records no training data; distil a model glyphgen trained")
+    name = Path(teacher).name.removesuffix("-model") if Path(teacher).name != "model" else Path(teacher).parent.name
+    out = Path(out) if out else Path("runs") / f"{name}-{student_steps}step"
+    options = {"teacher": str(teacher), "student_steps": student_steps, "teacher_steps": teacher_steps}
+    options.update({k: v for k, v in {"guidance": guidance, "lr": lr}.items() if v is not None})
+    defaults = {"steps": 2000, "checkpoint_every": 100, "sample_every": 500}
+    base = {
+        "model": "distill",
+        "data": meta["data"],
+        "train": {**defaults, "conditional": bool(meta.get("num_classes")), "out": str(out.parent), "name": out.name},
+        "distill": options,
+    }
+    return resolve(None, None, {}, train, [], base=base)
 
 
 def make_run_dir(cfg: RunConfig) -> Path:

@@ -13,6 +13,7 @@ FAMILIES = {
     "cvae": ("glyphgen.methods.cvae", "CVAE"),
     "gan": ("glyphgen.methods.gan", "GAN"),
     "style": ("glyphgen.methods.style", "Style"),
+    "distill": ("glyphgen.methods.distill", "Distill"),  # trains a few-step student; exports it as its teacher's family
     "recognizer": ("glyphgen.methods.recognizer", "Classifier"),  # reads glyphs (evaluation), draws none
 }
 

@@ -199,6 +199,11 @@ class Method(nn.Module):
         defaults = sample_options(self.options_class, self.sampling_defaults, self.default_options())
         return sample_options(self.options_class, given, defaults)
 
+    def for_export(self) -> tuple[Method, dict]:
+        """The model an export of this method holds, and entries its config.json adds: itself and none, except for a
+        method that trains another (distillation exports its student, with a "sampling" section)."""
+        return self, {}
+
     @torch.no_grad()
     def sample(
         self,

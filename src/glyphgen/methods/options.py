@@ -56,5 +56,6 @@ FAMILY_OPTIONS: dict[str, type[SampleOptions]] = {
     "cvae": LatentOptions,
     "gan": LatentOptions,
     "style": DDPMOptions,
+    "distill": DDPMOptions,  # a student samples as its teacher does (its export is of the teacher's family)
     "recognizer": SampleOptions,  # a classifier: nothing to sample
 }
