@@ -13,7 +13,18 @@ from torch import nn
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from glyphgen.errors import GlyphgenError  # noqa: E402
-from glyphgen.methods.ddpm import DDPM, DDPMConfig, guided_prediction, min_snr_weight, noise_scheduler  # noqa: E402
+from glyphgen.methods.base import generators  # noqa: E402
+from glyphgen.methods.ddpm import (  # noqa: E402
+    DDPM,
+    DDPMConfig,
+    alphas_cumprod,
+    ddim_loop,
+    guided_prediction,
+    min_snr_weight,
+    noise_scheduler,
+    sample_loop,
+    sampler_scheduler,
+)
 
 # diffusers' DPM-Solver builds its sigmas with np.array(tensor, copy=False) semantics that numpy 2 deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
@@ -47,6 +58,29 @@ def cond() -> DDPM:
 
 
 # -- noise schedule ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("timesteps", [1000, 37])
+def test_own_alpha_bar_is_diffusers(schedule, timesteps):
+    config = DDPMConfig(schedule=schedule, timesteps=timesteps)
+    torch.testing.assert_close(alphas_cumprod(config), noise_scheduler(config).alphas_cumprod, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+@pytest.mark.parametrize("steps", [1, 2, 4, 7])
+def test_own_ddim_is_diffusers_ddim(prediction, steps):
+    """The hand DDIM loop that students sample with is diffusers' DDIMScheduler step for step, conditional and
+    guided included."""
+    model = make(num_classes=3, prediction=prediction).eval()
+    x_T = torch.randn(3, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 1, 2])
+    scheduler = sampler_scheduler("ddim", model.noise)
+    scheduler.set_timesteps(steps)
+    theirs, t_traj = sample_loop(model.denoise, scheduler, x_T, generators([0, 1, 2]), y, 2.0, 3, True)
+    ours, o_traj = ddim_loop(model.denoise, model.alphas_cumprod, steps, x_T, y, 2.0, 3, prediction, True)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert len(o_traj) == len(t_traj) == steps + 1
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
@@ -192,6 +226,27 @@ def test_sampling_leaves_training_mode_alone(uncond):
     uncond.train()
     uncond.sample([0], steps=2)
     assert uncond.training
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        dict(widths=(16, 32), blocks=1, attention=(8,), num_classes=3),
+        dict(widths=(16, 32, 64), blocks=2, attention=(8,), extra_inputs=1),
+        dict(widths=(16, 32), blocks=1, attention=()),
+    ],
+)
+def test_a_diffusers_unet_carried_over_to_the_lean_one_predicts_the_same(layout):
+    from glyphgen.models.unet import build_unet
+
+    torch.manual_seed(0)
+    theirs = build_unet(1, SIZE, impl="diffusers", head_dim=16, **layout).eval()
+    ours = theirs.to_lean().eval()
+    x = torch.randn(4, 1 + layout.get("extra_inputs", 0), SIZE, SIZE)
+    t, y = torch.tensor([0, 10, 500, 999]), (torch.tensor([0, 1, 2, 3]) if layout.get("num_classes") else None)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, t, y), theirs(x, t, y), atol=1e-5, rtol=1e-5)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
 
 
 def test_lean_unet_trains_and_samples():

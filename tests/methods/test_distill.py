@@ -105,6 +105,7 @@ def test_a_distillation_run_exports_a_ddpm_that_samples_in_its_steps(tmp_path):
     assert meta["family"] == "ddpm" and meta["classes"] == list(DATA["charset"])
     assert meta["sampling"] == {"sampler": "ddim", "steps": 2, "guidance": 1.0}
     assert meta["distilled"]["guidance"] == 2.0 and meta["distilled"]["teacher_steps"] == 4
+    assert meta["config"]["unet"] == "lean"  # carried over from the teacher's diffusers U-Net: no diffusers import
     options = student.sample_options()
     assert (options.sampler, options.steps, options.guidance) == ("ddim", 2, 1.0)
     images = student.sample([0, 1, 2], torch.tensor([0, 5, 9]))

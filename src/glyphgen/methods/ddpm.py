@@ -35,6 +35,7 @@ p = 2 costs about what training at half the resolution does, but nothing is thro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -131,6 +132,19 @@ def noise_scheduler(config: DiffusionConfig):
     )
 
 
+def alphas_cumprod(config: DiffusionConfig) -> torch.Tensor:
+    """alpha_bar(t) for t = 0 .. timesteps-1, (T,) float32: exactly diffusers' DDPMScheduler's (`noise_scheduler`),
+    computed here so that a model whose sampler needs no diffusers scheduler (DDIM) never imports diffusers, whose
+    import is ~2-3 s of a sampling command's start (it pulls in torch._dynamo and scipy.stats)."""
+    t = config.timesteps
+    if config.schedule == "linear":
+        betas = torch.linspace(1e-4, 0.02, t, dtype=torch.float32)
+    else:  # "squaredcos_cap_v2" (Nichol & Dhariwal 2021), as diffusers' betas_for_alpha_bar
+        bar = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+        betas = torch.tensor([min(1 - bar((i + 1) / t) / bar(i / t), 0.999) for i in range(t)], dtype=torch.float32)
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
 def sampler_scheduler(sampler: str, noise):
     """A fresh diffusers scheduler for `sampler` (they keep per-run state), sharing the betas of `noise`."""
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
@@ -220,6 +234,46 @@ def sample_loop(
     return (x, trajectory) if return_trajectory else x
 
 
+@torch.no_grad()
+def ddim_loop(
+    net: Callable,
+    alphas: torch.Tensor,
+    steps: int,
+    x_T: torch.Tensor,
+    y: torch.Tensor | None,
+    guidance: float,
+    null_class: int,
+    prediction: str,
+    return_trajectory: bool = False,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+):
+    """Deterministic DDIM (eta = 0) in `steps` steps from x_T, step for step what `sampler_scheduler("ddim")` does
+    (trailing timesteps, x0 clipped to [-1, 1], the last step landing on x0; tests/methods/test_ddpm.py holds the two
+    equal). Written here because it is a few lines and the few-step students sample with it: importing diffusers'
+    scheduler would cost more start-up time than a student's whole sampling (see `alphas_cumprod`)."""
+    T = len(alphas)
+    timesteps = (torch.arange(T, 0, -T / steps).round().long() - 1).tolist()
+    x = x_T
+    trajectory = [x]
+    for k, t in enumerate(timesteps):
+        prev = t - T // steps
+        a, a_prev = alphas[t], (alphas[prev] if prev >= 0 else torch.tensor(1.0))
+        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        out = guided_prediction(net, x, tt, y, guidance, null_class).float()
+        if prediction == "eps":
+            x0, eps = (x - (1 - a).sqrt() * out) / a.sqrt(), out
+        elif prediction == "x0":
+            x0, eps = out, (x - a.sqrt() * out) / (1 - a).sqrt()
+        else:  # v
+            x0, eps = a.sqrt() * x - (1 - a).sqrt() * out, a.sqrt() * out + (1 - a).sqrt() * x
+        x = a_prev.sqrt() * x0.clamp(-1, 1) + (1 - a_prev).sqrt() * eps
+        if return_trajectory:
+            trajectory.append(x)
+        if callback is not None:
+            callback(k, x)
+    return (x, trajectory) if return_trajectory else x
+
+
 class Diffusion(Method):
     """What every diffusion family shares: the U-Net on (optionally patch-folded) glyphs, diffusers' noise process,
     the simple loss and the samplers. A family adds its conditions: `denoise(x_t, t, ...)` and `loss` (DDPM: class
@@ -256,7 +310,15 @@ class Diffusion(Method):
             cond_vector=cond_vector,
             scale_shift=scale_shift,
         )
-        self.noise = noise_scheduler(config)
+        self.alphas_cumprod = alphas_cumprod(config)  # (T,) float32; not state: it follows from the config
+        self._noise = None
+
+    @property
+    def noise(self):
+        """The training noise process (diffusers' DDPMScheduler), built on first use (see `alphas_cumprod`)."""
+        if self._noise is None:
+            self._noise = noise_scheduler(self.config)
+        return self._noise
 
     def unet(self, x_in: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
         """The U-Net on x_t with its conditioning channels (B, C + extra, H, W): folded into patches and the
@@ -330,15 +392,21 @@ class Diffusion(Method):
         guidance = check_finite(opts.guidance, "guidance", 0.0, 100.0)
         device = next(self.parameters()).device
 
-        scheduler = sampler_scheduler(sampler, self.noise)
-        scheduler.set_timesteps(steps, device=device)
         gens = generators(seeds)
         x_T = randn_per_image(gens, self.image_shape, device)
         was_training = self.training
         self.eval()  # dropout off while sampling
         try:
             report = None if callback is None else (lambda k, x: callback(k, _to_unit(x)))
-            out = sample_loop(net, scheduler, x_T, gens, y, guidance, null_class, return_trajectory, report)
+            if sampler == "ddim":
+                alphas = self.alphas_cumprod.to(device)
+                out = ddim_loop(
+                    net, alphas, steps, x_T, y, guidance, null_class, cfg.prediction, return_trajectory, report
+                )
+            else:
+                scheduler = sampler_scheduler(sampler, self.noise)
+                scheduler.set_timesteps(steps, device=device)
+                out = sample_loop(net, scheduler, x_T, gens, y, guidance, null_class, return_trajectory, report)
         finally:
             self.train(was_training)
         if return_trajectory:
