@@ -137,11 +137,14 @@ def alphas_cumprod(config: DiffusionConfig) -> torch.Tensor:
     computed here so that a model whose sampler needs no diffusers scheduler (DDIM) never imports diffusers, whose
     import is ~2-3 s of a sampling command's start (it pulls in torch._dynamo and scipy.stats)."""
     t = config.timesteps
+    # on the CPU even while checkpoint.load builds the network on the meta device (meta tensors here would import
+    # torch's compiler stack: ~2 s)
     if config.schedule == "linear":
-        betas = torch.linspace(1e-4, 0.02, t, dtype=torch.float32)
+        betas = torch.linspace(1e-4, 0.02, t, dtype=torch.float32, device="cpu")
     else:  # "squaredcos_cap_v2" (Nichol & Dhariwal 2021), as diffusers' betas_for_alpha_bar
         bar = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
-        betas = torch.tensor([min(1 - bar((i + 1) / t) / bar(i / t), 0.999) for i in range(t)], dtype=torch.float32)
+        betas = [min(1 - bar((i + 1) / t) / bar(i / t), 0.999) for i in range(t)]
+        betas = torch.tensor(betas, dtype=torch.float32, device="cpu")
     return torch.cumprod(1.0 - betas, dim=0)
 
 
