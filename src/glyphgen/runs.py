@@ -193,6 +193,11 @@ def distill_config(
     from glyphgen.generate import resolve_model
 
     meta = read_config(resolve_model(teacher))
+    # checked here too (Distill checks on building), so that a wrong teacher makes no run folder
+    if meta["family"] != "ddpm":
+        raise GlyphgenError(f"{teacher} is a {meta['family']} model; distillation takes DDPM teachers")
+    if (meta.get("config") or {}).get("prediction") != "v":
+        raise GlyphgenError(f"{teacher} does not predict v; a few-step student needs a v-predicting teacher")
     if not isinstance(meta.get("data"), dict):
         raise GlyphgenError(f"{teacher} records no training data; distil a model glyphgen trained")
     name = Path(teacher).name.removesuffix("-model") if Path(teacher).name != "model" else Path(teacher).parent.name

@@ -118,3 +118,15 @@ def test_a_distillation_run_exports_a_ddpm_that_samples_in_its_steps(tmp_path):
     module = runs.train(resumed, run_dir, resume=True)
     assert int(module.step) == 5
     assert json.loads((run_dir / "model" / "config.json").read_text())["step"] == 5
+
+
+def test_a_wrong_teacher_is_one_line_and_makes_no_run_folder(tmp_path):
+    out = tmp_path / "student"
+    for teacher, match in [
+        ("kanji-vae", "is a vae model; distillation takes DDPM teachers"),
+        (str(_teacher(tmp_path, prediction="eps")), "needs a v-predicting teacher"),
+        (str(tmp_path / "nothing"), "model not found"),
+    ]:
+        with pytest.raises(GlyphgenError, match=match):
+            runs.distill_config(teacher, out, 2, 10, None, None, {})
+    assert not out.exists()
