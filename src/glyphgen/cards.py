@@ -155,6 +155,7 @@ def render(folder: str | Path, name: str | None = None) -> str:
         f"- **data licence**: {data_licence(meta.get('data'))}",
         f"- **training**: {meta.get('step', 0):,} steps at batch {train.get('batch_size', '?')}, "
         f"EMA {train.get('ema_decay', '?')}; wall-clock {_minutes(meta.get('train_seconds'))}",
+        *_sampling_lines(meta),
         "",
         "## Use",
         "",
@@ -182,6 +183,24 @@ def render(folder: str | Path, name: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _sampling_lines(meta: dict) -> list[str]:
+    """The export's own sampling defaults, and for a distilled student where it came from."""
+    lines = []
+    sampling = meta.get("sampling") or {}
+    if sampling:
+        lines.append("- **sampling**: " + ", ".join(f"{k} {v}" for k, v in sampling.items()) + " (config.json's own)")
+    d = meta.get("distilled")
+    if isinstance(d, dict):
+        guided = f", guidance {d['guidance']:g} folded in" if d.get("guidance") is not None else ""
+        per = (d.get("teacher_steps") or 0) // max(1, d.get("student_steps") or 1)
+        lines.append(
+            f"- **distilled** from `{d.get('teacher')}` (its step {d.get('teacher_step')}): each of its "
+            f"{d.get('student_steps')} DDIM steps covers {per} of the teacher's DPM-Solver++ steps{guided} "
+            f"(`glyphgen distill`: {d.get('method', 'progressive distillation')})"
+        )
+    return lines
 
 
 def _use(name: str, meta: dict, classes: list[str], draws: bool) -> list[str]:

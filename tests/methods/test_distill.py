@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from glyphgen import checkpoint, runs
+from glyphgen import cards, checkpoint, runs
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods.base import generators
 from glyphgen.methods.ddpm import DDPM, DDPMConfig, noise_scheduler, sample_loop, sampler_scheduler
@@ -106,6 +106,9 @@ def test_a_distillation_run_exports_a_ddpm_that_samples_in_its_steps(tmp_path):
     assert meta["sampling"] == {"sampler": "ddim", "steps": 2, "guidance": 1.0}
     assert meta["distilled"]["guidance"] == 2.0 and meta["distilled"]["teacher_steps"] == 4
     assert meta["config"]["unet"] == "lean"  # carried over from the teacher's diffusers U-Net: no diffusers import
+    card = cards.render(run_dir / "model")
+    assert "- **sampling**: sampler ddim, steps 2, guidance 1.0" in card
+    assert f"- **distilled** from `{teacher}` (its step 1): each of its 2 DDIM steps covers 2 of the teacher's" in card
     options = student.sample_options()
     assert (options.sampler, options.steps, options.guidance) == ("ddim", 2, 1.0)
     images = student.sample([0, 1, 2], torch.tensor([0, 5, 9]))
