@@ -216,12 +216,15 @@ def distill_cmd(
     teacher: str = typer.Argument(..., help="The DDPM to distil: a shipped name, an export or a run folder."),
     out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<teacher>-<N>step)."),
     student_steps: int = typer.Option(2, help="The student's DDIM steps: 1, 2, 4 or 8."),
-    teacher_steps: int = typer.Option(16, help="Teacher DDIM steps the student's steps cover (a multiple of them)."),
+    teacher_steps: int = typer.Option(
+        None, help="Teacher DPM-Solver++ steps the student's cover, a multiple of them (default: the fewest from 10)."
+    ),
     guidance: float = typer.Option(None, help="Guidance folded into a conditional student (default: the teacher's)."),
     lr: float = typer.Option(None, help="Adam learning rate (default 1e-4; the student starts as the teacher)."),
 ):
     """Distil a DDPM into a few-step student: the same trainer (resumable with `glyphgen train --resume RUN`); the
-    run's model/ is a DDPM that samples with DDIM at --student-steps, guidance folded in. Default 2,000 steps."""
+    run's model/ is a DDPM that samples with DDIM at --student-steps, guidance folded in. Defaults: 2,000 steps, a
+    checkpoint every 100."""
     from glyphgen import runs
 
     cfg = runs.distill_config(teacher, out, student_steps, teacher_steps, guidance, lr, train)

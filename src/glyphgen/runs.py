@@ -202,8 +202,9 @@ def distill_config(
         raise GlyphgenError(f"{teacher} records no training data; distil a model glyphgen trained")
     name = Path(teacher).name.removesuffix("-model") if Path(teacher).name != "model" else Path(teacher).parent.name
     out = Path(out) if out else Path("runs") / f"{name}-{student_steps}step"
-    options = {"teacher": str(teacher), "student_steps": student_steps, "teacher_steps": teacher_steps}
-    options.update({k: v for k, v in {"guidance": guidance, "lr": lr}.items() if v is not None})
+    options = {"teacher": str(teacher), "student_steps": student_steps}
+    given = {"teacher_steps": teacher_steps, "guidance": guidance, "lr": lr}
+    options.update({k: v for k, v in given.items() if v is not None})
     defaults = {"steps": 2000, "checkpoint_every": 100, "sample_every": 500}
     base = {
         "model": "distill",

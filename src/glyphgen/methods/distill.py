@@ -51,7 +51,7 @@ class DistillConfig(MethodConfig):
 
     teacher: str = "kanji-ddpm"  # the teacher: a shipped model's name, an export folder or a run folder
     student_steps: int = 2  # the student's DDIM steps (1, 2, 4 or 8)
-    teacher_steps: int = 16  # teacher DDIM steps over the whole trajectory (a multiple of student_steps)
+    teacher_steps: int | None = None  # teacher DPM-Solver++ steps, a multiple of student_steps (None: fewest from 10)
     guidance: float | None = None  # guidance folded into a conditional student; None: the teacher's own default
     lr: float = 1e-4  # Adam learning rate (the student starts from the teacher's weights)
 
@@ -61,6 +61,8 @@ class DistillConfig(MethodConfig):
                 f"student_steps = {self.student_steps}: a student takes {', '.join(map(str, STUDENT_STEPS))} steps"
             )
         n = self.student_steps
+        if self.teacher_steps is None:
+            self.teacher_steps = -(-10 // n) * n
         if self.teacher_steps < n or self.teacher_steps % n or self.teacher_steps > 1000:
             raise GlyphgenError(
                 f"teacher_steps = {self.teacher_steps} must be a multiple of student_steps = {n}, at most 1000"
