@@ -217,7 +217,7 @@ def distill_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<teacher>-<N>step)."),
     student_steps: int = typer.Option(2, help="The student's DDIM steps: 1, 2, 4 or 8."),
     teacher_steps: int = typer.Option(
-        None, help="Teacher DPM-Solver++ steps the student's cover, a multiple of them (default: the fewest from 10)."
+        None, help="Teacher DPM-Solver++ steps the student covers, a multiple (default 10; 6 a step above 2)."
     ),
     guidance: float = typer.Option(None, help="Guidance folded into a conditional student (default: the teacher's)."),
     lr: float = typer.Option(None, help="Adam learning rate (default 1e-4; the student starts as the teacher)."),
