@@ -51,7 +51,8 @@ def test_shipped_model_samples_its_golden_values(name):
 def test_the_default_model_ships():
     assert zoo.DEFAULT_MODEL in NAMES
     total = sum(f.stat().st_size for f in zoo.WEIGHTS_DIR.rglob("*.safetensors"))
-    assert total <= 40e6, f"shipped weights are {total / 1e6:.1f} MB; the budget is 40 MB"
+    # 55 MB: the two few-step students (float16, ~17 MB together) beside their teachers; PyPI takes 100 MB a file
+    assert total <= 55e6, f"shipped weights are {total / 1e6:.1f} MB; the budget is 55 MB"
 
 
 @pytest.mark.parametrize("name", NAMES)
