@@ -9,8 +9,8 @@ import torch
 from glyphgen import cards, checkpoint, runs
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods.base import generators
-from glyphgen.methods.ddpm import DDPM, DDPMConfig, noise_scheduler, sample_loop, sampler_scheduler
-from glyphgen.methods.distill import Distill, DistillConfig, trailing_grid
+from glyphgen.methods.ddpm import DDPM, DDPMConfig, noise_scheduler, sample_loop, sampler_scheduler, trailing_grid
+from glyphgen.methods.distill import Distill, DistillConfig
 
 DATA = {"source": "kanjivg", "charset": "永字八法和平山川日月", "size": 16}
 

@@ -237,6 +237,13 @@ def sample_loop(
     return (x, trajectory) if return_trajectory else x
 
 
+def trailing_grid(timesteps: int, steps: int) -> torch.Tensor:
+    """The sampler's timesteps for `steps` DDIM steps, with -1 (the clean glyph) appended: diffusers' "trailing"
+    spacing, the one every glyphgen scheduler uses (`noise_scheduler`)."""
+    grid = torch.arange(timesteps, 0, -timesteps / steps).round().long() - 1
+    return torch.cat([grid, torch.tensor([-1])])
+
+
 @torch.no_grad()
 def ddim_loop(
     net: Callable,
@@ -255,11 +262,10 @@ def ddim_loop(
     equal). Written here because it is a few lines and the few-step students sample with it: importing diffusers'
     scheduler would cost more start-up time than a student's whole sampling (see `alphas_cumprod`)."""
     T = len(alphas)
-    timesteps = (torch.arange(T, 0, -T / steps).round().long() - 1).tolist()
     x = x_T
     trajectory = [x]
-    for k, t in enumerate(timesteps):
-        prev = t - T // steps
+    for k, t in enumerate(trailing_grid(T, steps)[:-1].tolist()):
+        prev = t - T // steps  # as diffusers steps back (not to the next grid point when steps does not divide T)
         a, a_prev = alphas[t], (alphas[prev] if prev >= 0 else torch.tensor(1.0))
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         out = guided_prediction(net, x, tt, y, guidance, null_class).float()

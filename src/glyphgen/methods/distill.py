@@ -38,7 +38,7 @@ import torch
 
 from glyphgen.errors import GlyphgenError
 from glyphgen.methods.base import Capabilities, Method, MethodConfig
-from glyphgen.methods.ddpm import DDPM, drop_labels, guided_prediction
+from glyphgen.methods.ddpm import DDPM, drop_labels, guided_prediction, trailing_grid
 from glyphgen.methods.options import DDPMOptions
 from glyphgen.models.unet import DiffusersUNet
 
@@ -72,13 +72,6 @@ class DistillConfig(MethodConfig):
             )
         if self.guidance is not None and not 0 <= self.guidance <= 100:
             raise GlyphgenError(f"guidance = {self.guidance} is out of range; use 0 to 100 (1 = conditional)")
-
-
-def trailing_grid(timesteps: int, steps: int) -> torch.Tensor:
-    """The sampler's timesteps for `steps` DDIM steps, with -1 (the clean glyph) appended: diffusers' "trailing"
-    spacing, the one every glyphgen scheduler uses (ddpm.noise_scheduler)."""
-    grid = torch.arange(timesteps, 0, -timesteps / steps).round().long() - 1
-    return torch.cat([grid, torch.tensor([-1])])
 
 
 def alpha_sigma(alphas_cumprod: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
